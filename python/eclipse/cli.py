@@ -1,0 +1,195 @@
+"""The ``eclipse`` command: ``signals`` (replay 1m bars through the strategy), ``audit report``, ``params``,
+``run`` and ``--version``.
+
+This is the only module that reads ``os.environ``; everything below it receives the mapping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from tqdm import tqdm
+
+from eclipse import __version__
+from eclipse.clock import SimClock
+from eclipse.config.describe import describe_params, render_params_table
+from eclipse.config.registry import PROFILES
+from eclipse.config.settings import load_param, load_strategy_settings
+from eclipse.errors import DataError, EclipseError
+from eclipse.market.bars import BAR_MS, EMBEDDED_DATASET, OhlcvFrame, embedded_dataset, load_ohlcv_csv
+from eclipse.strategy.audit import (
+    AuditWriter,
+    read_audit_rows,
+    render_audit_rows,
+    render_audit_summary,
+    summarize_audit,
+    utc_text,
+)
+from eclipse.strategy.decision import Decision
+from eclipse.strategy.engine import SignalEngine
+from eclipse.strategy.replay import render_replay_summary, replay
+
+__all__ = ["main"]
+
+PROGRESS_MIN_BARS = 5000
+EXIT_USAGE = 2
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _version_text() -> str:
+    try:
+        from eclipse import _core
+
+        core = _core.__version__
+    except ImportError:  # pragma: no cover - only without a built extension
+        core = "not built"
+    return f"eclipse {__version__} (core {core})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``eclipse`` command."""
+    parser = argparse.ArgumentParser(prog="eclipse", description="Eclipse: safety-first crypto scalping.")
+    parser.add_argument("--version", action="version", version=_version_text())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sig = sub.add_parser("signals", help="replay 1m bars through the strategy and summarize the signals")
+    sig.add_argument(
+        "--data", type=Path, help=f"OHLCV CSV (plain or .gz); default: embedded {EMBEDDED_DATASET}"
+    )
+    sig.add_argument("--symbol", help="symbol name (default: from the file name)")
+    sig.add_argument("--profile", choices=PROFILES, help="signal profile (default: SCALPER_SIGNAL_PROFILE)")
+    sig.add_argument("--limit", type=_positive_int, help="replay only the first N bars")
+    sig.add_argument("--show", choices=("all", "signals", "none"), default="signals", help="bars to print")
+    sig.add_argument("--json", action="store_true", help="print only the summary, as JSON")
+    sig.set_defaults(func=_cmd_signals)
+
+    audit = sub.add_parser("audit", help="strategy audit tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+    report = audit_sub.add_parser("report", help="summarize the strategy audit CSV")
+    report.add_argument("--path", type=Path, help="audit CSV (default: SCALPER_AUDIT_PATH)")
+    report.add_argument("--summary-only", action="store_true", help="skip the recent rows")
+    report.add_argument("--rows", type=int, default=20, help="recent rows to show (default 20)")
+    report.set_defaults(func=_cmd_audit_report)
+
+    params = sub.add_parser("params", help="list every knob with its defaults, owner and safety impact")
+    params.add_argument("--profile", choices=PROFILES, help="show only this profile's defaults")
+    params.set_defaults(func=_cmd_params)
+
+    run = sub.add_parser("run", help="the trading daemon (not in this release)")
+    run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def _symbol_from(source: str) -> str:
+    return Path(source).name.split("_", 1)[0].split(".", 1)[0].upper() or "SYMBOL"
+
+
+def _load_frame(data: Path | None, err: TextIO) -> OhlcvFrame:
+    if data is None:
+        frame = embedded_dataset()
+        print(
+            f"using the embedded dataset {EMBEDDED_DATASET} ({len(frame)} bars); --data FILE for another",
+            file=err,
+        )
+        return frame
+    frame = load_ohlcv_csv(data)
+    if len(frame) > 1:
+        step = int(np.median(np.diff(frame.ts_ms)))
+        if step != BAR_MS:
+            raise DataError(f"{data}: expected 1m bars ({BAR_MS} ms apart), the typical spacing is {step} ms")
+    return frame
+
+
+def _format_decision(d: Decision) -> str:
+    side = d.side if d.direction else "-"
+    tag = " forced" if d.forced else ""
+    block = f"[{d.blocked_by}] " if d.blocked_by else ""
+    return f"{utc_text(d.ts_ms)} UTC  {side:<5}  {d.confidence:.3f}{tag}  {block}{d.signal.explain()}"
+
+
+def _cmd_signals(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    settings = load_strategy_settings(env, args.profile)
+    frame = _load_frame(args.data, err)
+    if args.limit is not None:
+        frame = frame.head(args.limit)
+    source = str(args.data) if args.data is not None else EMBEDDED_DATASET
+    symbol = args.symbol or _symbol_from(source)
+    clock = SimClock()
+    audit = AuditWriter.from_settings(settings.audit, clock)
+    if audit is not None:
+        print(f"audit: appending to {audit.path}", file=err)
+    engine = SignalEngine(settings, clock, audit)
+    show = "none" if args.json else args.show
+    disable = len(frame) < PROGRESS_MIN_BARS or not err.isatty()
+
+    def on_decision(d: Decision) -> None:
+        if show == "all" or (show == "signals" and d.direction != 0):
+            if disable:
+                print(_format_decision(d), file=out)
+            else:  # keep the progress bar intact
+                tqdm.write(_format_decision(d), file=out)
+
+    bars = tqdm(frame.bars(), total=len(frame), file=err, disable=disable, unit="bar", desc=symbol)
+    summary = replay(bars, engine, clock, symbol, source=source, on_decision=on_decision)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2), file=out)
+    else:
+        print(render_replay_summary(summary), file=out)
+    return 0
+
+
+def _cmd_audit_report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    path = args.path if args.path is not None else Path(str(load_param(env, "SCALPER_AUDIT_PATH")))
+    summary = summarize_audit(path)
+    if not args.summary_only:
+        rows_text = render_audit_rows(read_audit_rows(path), args.rows)
+        if rows_text:
+            print(rows_text, file=out)
+    print(render_audit_summary(summary), file=out)
+    return 0
+
+
+def _cmd_params(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    profiles = (args.profile,) if args.profile else PROFILES
+    print(render_params_table(describe_params(profiles)), file=out)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    print("eclipse run: the trading daemon arrives in a later release; nothing was started.", file=err)
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``eclipse`` console script; returns the exit code (2: usage, config or data error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    out, err = sys.stdout, sys.stderr
+    try:
+        return int(args.func(args, os.environ, out, err))
+    except EclipseError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

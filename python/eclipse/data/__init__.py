@@ -1,0 +1,1 @@
+"""Packaged data files (the embedded default OHLCV dataset); loaded with ``importlib.resources``."""

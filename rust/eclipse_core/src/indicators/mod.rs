@@ -1,0 +1,366 @@
+//! Technical indicators: each is a small incremental struct (O(1) time and memory per update, no heap
+//! allocation after construction) plus a batch function over slices that runs the very same struct, so
+//! batch and incremental results are identical to the last bit.
+//!
+//! Batch conventions: a NaN or infinite input is an error naming the argument and index; a period longer
+//! than the input gives an all-NaN result of the input's length; outputs hold NaN in warm-up positions.
+
+pub mod atr;
+pub mod bollinger;
+pub mod ema;
+pub mod moments;
+pub mod momentum;
+pub mod rsi;
+pub mod sma;
+pub mod trend;
+pub mod volume;
+pub mod vwap;
+
+use crate::error::{CoreError, CoreResult};
+
+pub use atr::Atr;
+pub use bollinger::{Bands, Bollinger};
+pub use ema::Ema;
+pub use momentum::Momentum;
+pub use rsi::Rsi;
+pub use sma::Sma;
+pub use trend::EmaTrend;
+pub use volume::{VolumeStats, VolumeValue};
+pub use vwap::Vwap;
+
+/// Calls `$plain(name: Type = value, ...)` through a copy compiled with fused multiply-add enabled when the CPU has it (the
+/// x86-64 baseline lacks it). `$plain` must be `#[inline(always)]` so its body is generated inside the copy.
+///
+/// The recursive smoothers (EMA, RSI, ATR) use `f64::mul_add`, which is exactly specified (one rounding):
+/// inside the copy it is one `vfmadd` instruction, elsewhere (and in the per-bar path) a call to the C
+/// library's `fma`. Both give the same bits, so batch and incremental stay identical while the loop's
+/// dependency chain gets shorter.
+macro_rules! with_fma {
+    ($plain:ident($($arg:ident: $ty:ty = $val:expr),* $(,)?)) => {
+        with_fma!($plain($($arg: $ty = $val),*) -> ())
+    };
+    ($plain:ident($($arg:ident: $ty:ty = $val:expr),* $(,)?) -> $ret:ty) => {{
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn fast($($arg: $ty),*) -> $ret {
+            $plain($($arg),*)
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports FMA (checked just above).
+                unsafe { fast($($val),*) }
+            } else {
+                $plain($($val),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $plain($($val),*)
+        }
+    }};
+}
+pub(crate) use with_fma;
+
+/// Index and value of the first non-finite element, if any. The scan has no early exit so it vectorises;
+/// the position is looked up only when something was found.
+#[inline]
+pub fn first_non_finite(x: &[f64]) -> Option<(usize, f64)> {
+    let mut ok = true;
+    for v in x {
+        ok &= v.is_finite();
+    }
+    if ok {
+        None
+    } else {
+        x.iter().position(|v| !v.is_finite()).map(|i| (i, x[i]))
+    }
+}
+
+/// Checks that a named input holds only finite values.
+///
+/// # Errors
+/// [`CoreError::NonFinite`] naming the argument and the first bad index.
+pub fn check_finite(name: &'static str, x: &[f64]) -> CoreResult<()> {
+    match first_non_finite(x) {
+        None => Ok(()),
+        Some((index, value)) => Err(CoreError::NonFinite { name, index, value }),
+    }
+}
+
+/// Checks that two named slices have the same length.
+///
+/// # Errors
+/// [`CoreError::LengthMismatch`] naming both.
+pub fn same_len(a: (&'static str, &[f64]), b: (&'static str, &[f64])) -> CoreResult<()> {
+    if a.1.len() != b.1.len() {
+        return Err(CoreError::LengthMismatch {
+            a: a.0,
+            b: b.0,
+            len_a: a.1.len(),
+            len_b: b.1.len(),
+        });
+    }
+    Ok(())
+}
+
+/// `value / close`, NaN when close is 0.
+#[inline(always)]
+pub fn pct_of(value: f64, close: f64) -> f64 {
+    if close == 0.0 {
+        f64::NAN
+    } else {
+        value / close
+    }
+}
+
+/// Output length mismatch is a programming error of the caller; report it instead of panicking.
+fn out_len(out: &[f64], n: usize) -> CoreResult<()> {
+    if out.len() != n {
+        return Err(CoreError::LengthMismatch {
+            a: "input",
+            b: "output",
+            len_a: n,
+            len_b: out.len(),
+        });
+    }
+    Ok(())
+}
+
+fn check_hlc(high: &[f64], low: &[f64], close: &[f64]) -> CoreResult<()> {
+    same_len(("high", high), ("low", low))?;
+    same_len(("high", high), ("close", close))?;
+    check_finite("high", high)?;
+    check_finite("low", low)?;
+    check_finite("close", close)
+}
+
+/// Batch SMA of `x` into `out`.
+///
+/// # Errors
+/// Non-finite input or wrong output length.
+pub fn sma_into(x: &[f64], period: usize, out: &mut [f64]) -> CoreResult<()> {
+    out_len(out, x.len())?;
+    check_finite("x", x)?;
+    sma::batch_into(x, period, out);
+    Ok(())
+}
+
+/// Batch EMA of `x` into `out`.
+///
+/// # Errors
+/// Non-finite input or wrong output length.
+pub fn ema_into(x: &[f64], period: usize, out: &mut [f64]) -> CoreResult<()> {
+    out_len(out, x.len())?;
+    check_finite("x", x)?;
+    ema::batch_into(x, period, out);
+    Ok(())
+}
+
+/// Batch RSI of `close` into `out`.
+///
+/// # Errors
+/// Non-finite input or wrong output length.
+pub fn rsi_into(close: &[f64], period: usize, out: &mut [f64]) -> CoreResult<()> {
+    out_len(out, close.len())?;
+    check_finite("close", close)?;
+    rsi::batch_into(close, period, out);
+    Ok(())
+}
+
+/// Batch momentum of `close` into `out`.
+///
+/// # Errors
+/// Non-finite input or wrong output length.
+pub fn momentum_into(close: &[f64], n: usize, out: &mut [f64]) -> CoreResult<()> {
+    out_len(out, close.len())?;
+    check_finite("close", close)?;
+    momentum::batch_into(close, n, out);
+    Ok(())
+}
+
+/// Batch EMA trend of `close` into `out`.
+///
+/// # Errors
+/// Non-finite input or wrong output length.
+pub fn ema_trend_into(close: &[f64], fast: usize, slow: usize, out: &mut [f64]) -> CoreResult<()> {
+    out_len(out, close.len())?;
+    check_finite("close", close)?;
+    trend::batch_into(close, fast, slow, out);
+    Ok(())
+}
+
+/// Batch volume ratio (`zscore == false`) or z-score of `volume` into `out`.
+///
+/// # Errors
+/// Non-finite input or wrong output length.
+pub fn volume_into(volume: &[f64], window: usize, zscore: bool, out: &mut [f64]) -> CoreResult<()> {
+    out_len(out, volume.len())?;
+    check_finite("volume", volume)?;
+    if window > volume.len() {
+        out.fill(f64::NAN);
+        return Ok(());
+    }
+    out[..window - 1].fill(f64::NAN);
+    if zscore {
+        volume::batch(volume, window, |i, v| out[i] = v.zscore);
+    } else {
+        volume::batch(volume, window, |i, v| out[i] = v.ratio);
+    }
+    Ok(())
+}
+
+/// Batch Bollinger bands of `close` into (mid, upper, lower, width).
+///
+/// # Errors
+/// Non-finite input, `k` not a finite number >= 0, or wrong output length.
+pub fn bollinger_into(
+    close: &[f64],
+    period: usize,
+    k: f64,
+    out: [&mut [f64]; 4],
+) -> CoreResult<()> {
+    if !k.is_finite() || k < 0.0 {
+        return Err(CoreError::BadConfig {
+            field: "k".into(),
+            value: k.to_string(),
+            expected: "a finite number of standard deviations >= 0".into(),
+        });
+    }
+    for o in &out {
+        out_len(o, close.len())?;
+    }
+    check_finite("close", close)?;
+    bollinger::batch_into(close, period, k, out);
+    Ok(())
+}
+
+/// Batch ATR (or ATR / close when `pct`) into `out`.
+///
+/// # Errors
+/// Length mismatch, non-finite input or wrong output length.
+pub fn atr_into(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    period: usize,
+    pct: bool,
+    out: &mut [f64],
+) -> CoreResult<()> {
+    check_hlc(high, low, close)?;
+    out_len(out, close.len())?;
+    atr::batch_into(high, low, close, period, pct, out);
+    Ok(())
+}
+
+/// Batch rolling VWAP into `out`.
+///
+/// # Errors
+/// Length mismatch, non-finite input or wrong output length.
+pub fn vwap_into(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    volume: &[f64],
+    window: usize,
+    out: &mut [f64],
+) -> CoreResult<()> {
+    check_hlc(high, low, close)?;
+    same_len(("high", high), ("volume", volume))?;
+    check_finite("volume", volume)?;
+    out_len(out, close.len())?;
+    vwap::batch_into(high, low, close, volume, window, out);
+    Ok(())
+}
+
+fn alloc(n: usize, f: impl FnOnce(&mut [f64]) -> CoreResult<()>) -> CoreResult<Vec<f64>> {
+    let mut out = vec![0.0; n];
+    f(&mut out)?;
+    Ok(out)
+}
+
+/// Batch SMA as a new vector.
+///
+/// # Errors
+/// Non-finite input.
+pub fn sma(x: &[f64], period: usize) -> CoreResult<Vec<f64>> {
+    alloc(x.len(), |o| sma_into(x, period, o))
+}
+
+/// Batch EMA as a new vector.
+///
+/// # Errors
+/// Non-finite input.
+pub fn ema(x: &[f64], period: usize) -> CoreResult<Vec<f64>> {
+    alloc(x.len(), |o| ema_into(x, period, o))
+}
+
+/// Batch ATR as a new vector.
+///
+/// # Errors
+/// Length mismatch or non-finite input.
+pub fn atr(high: &[f64], low: &[f64], close: &[f64], period: usize) -> CoreResult<Vec<f64>> {
+    alloc(close.len(), |o| {
+        atr_into(high, low, close, period, false, o)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_is_named() {
+        let err = sma(&[1.0, f64::NAN], 1).unwrap_err();
+        assert!(matches!(
+            err,
+            CoreError::NonFinite {
+                name: "x",
+                index: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn long_period_is_all_nan() {
+        let out = ema(&[1.0, 2.0], 5).unwrap();
+        assert!(out.iter().all(|v| v.is_nan()));
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn atr_reports_non_finite_anywhere() {
+        let n = 30;
+        for (arg, idx) in [
+            ("high", 0),
+            ("low", 0),
+            ("close", n - 1),
+            ("close", 0),
+            ("high", 7),
+            ("low", n - 1),
+        ] {
+            for period in [3, 40] {
+                let (mut h, mut l, mut c) = (vec![2.0; n], vec![1.0; n], vec![1.5; n]);
+                let target = match arg {
+                    "high" => &mut h,
+                    "low" => &mut l,
+                    _ => &mut c,
+                };
+                target[idx] = f64::INFINITY;
+                let err = atr(&h, &l, &c, period).unwrap_err();
+                assert!(
+                    matches!(err, CoreError::NonFinite { name, index, .. } if name == arg && index == idx),
+                    "{arg}[{idx}] period {period}: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn length_mismatch_names_both() {
+        let err = atr(&[1.0], &[1.0, 2.0], &[1.0], 1).unwrap_err();
+        assert!(err.to_string().contains("high and low"));
+    }
+}

@@ -1,0 +1,161 @@
+"""The parameter registry: completeness, one env var per Rust field, documented defaults per profile."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import get_args
+
+import pytest
+
+from eclipse import _core
+from eclipse.config.describe import describe_params, render_params_table
+from eclipse.config.parsers import format_value
+from eclipse.config.registry import PROFILES, REGISTRY, TIMEFRAMES, Param, Safety, get_param
+from eclipse.strategy.sessions import SessionHours
+
+# Every knob the strategy issue names, with the original bot's env-var names.
+EXPECTED_KNOBS = {
+    "SCALPER_SIGNAL_PROFILE", "SCALPER_DATA_MAX_STALE_SEC", "SCALPER_SESSION_UTC", "SCALPER_SESSION_MOM_UTC",
+    "SCALPER_SESSION_MOM_MIN", "SCALPER_COOLDOWN_LOSSES", "SCALPER_COOLDOWN_MINUTES", "SCALPER_TREND_CONFIRM",
+    "SCALPER_TREND_CONFIRM_MODE", "SCALPER_TREND_CONFIRM_TF", "SCALPER_TREND_CONFIRM_FAST",
+    "SCALPER_TREND_CONFIRM_SLOW", "SCALPER_VOL_REGIME_ENABLED", "SCALPER_VOL_REGIME_GUARD",
+    "SCALPER_VOL_REGIME_TF", "SCALPER_VOL_REGIME_LOW_ATR_PCT", "SCALPER_VOL_REGIME_HIGH_ATR_PCT",
+    "SCALPER_VOL_REGIME_LOW_BB_PCT", "SCALPER_VOL_REGIME_HIGH_BB_PCT", "SCALPER_VOL_REGIME_LOW_MULT",
+    "SCALPER_VOL_REGIME_HIGH_MULT", "DYN_MOM_MULT", "VOL_Z_TH", "VOL_Z_SOFT_TH", "VWAP_BASE_DIST",
+    "SCALPER_WEIGHT_MOM_FAST", "SCALPER_WEIGHT_MOM_SLOW", "SCALPER_WEIGHT_TREND", "SCALPER_WEIGHT_VWAP",
+    "SCALPER_WEIGHT_VOLUME", "SCALPER_VOL_RATIO_WEIGHT", "SCALPER_VOL_RATIO_MAX_BOOST",
+    "SCALPER_VOL_RATIO_MAX_DROP", "SCALPER_CONFIDENCE_POWER", "SCALPER_CONFIDENCE_MIN",
+    "SCALPER_CONFIDENCE_MAX", "SCALPER_CONFIDENCE_DIAG", "ENTRY_MIN_CONFIDENCE", "SCALPER_DEBUG_FORCE_ENTRY",
+    "SCALPER_AUDIT", "SCALPER_AUDIT_COOLDOWN_SEC", "SCALPER_AUDIT_PATH",
+}  # fmt: skip
+
+# Defaults the original README documents ("Guard Defaults", "Volatility Regime", "Volume-weighted
+# confidence", "Strategy Confidence Tuning", "Trend Confirmation", "Strategy Audit"): (micro, production).
+README_DEFAULTS: dict[str, tuple[object, object]] = {
+    "SCALPER_SIGNAL_PROFILE": ("micro", "micro"),
+    "SCALPER_DATA_MAX_STALE_SEC": (180.0, 180.0),
+    "SCALPER_SESSION_UTC": (SessionHours(), SessionHours()),
+    "SCALPER_SESSION_MOM_UTC": (SessionHours(), SessionHours()),
+    "SCALPER_SESSION_MOM_MIN": (0.0015, 0.0015),
+    "SCALPER_COOLDOWN_LOSSES": (0, 0),
+    "SCALPER_COOLDOWN_MINUTES": (0.0, 0.0),
+    "SCALPER_TREND_CONFIRM": (True, True),
+    "SCALPER_TREND_CONFIRM_MODE": ("gate", "gate"),
+    "SCALPER_TREND_CONFIRM_TF": ("1h", "1h"),
+    "SCALPER_TREND_CONFIRM_FAST": (50, 50),
+    "SCALPER_TREND_CONFIRM_SLOW": (200, 200),
+    "SCALPER_VOL_REGIME_ENABLED": (True, True),
+    "SCALPER_VOL_REGIME_GUARD": (True, True),
+    "SCALPER_VOL_REGIME_TF": ("5m", "5m"),
+    "SCALPER_VOL_REGIME_LOW_ATR_PCT": (0.0010, 0.0010),
+    "SCALPER_VOL_REGIME_HIGH_ATR_PCT": (0.0030, 0.0030),
+    "SCALPER_VOL_REGIME_LOW_BB_PCT": (0.012, 0.012),
+    "SCALPER_VOL_REGIME_HIGH_BB_PCT": (0.035, 0.035),
+    "SCALPER_VOL_REGIME_LOW_MULT": (1.15, 1.15),
+    "SCALPER_VOL_REGIME_HIGH_MULT": (0.90, 0.90),
+    "SCALPER_VOL_RATIO_WEIGHT": (0.4, 0.35),
+    "SCALPER_VOL_RATIO_MAX_BOOST": (0.4, 0.5),
+    "SCALPER_VOL_RATIO_MAX_DROP": (0.2, 0.25),
+    "SCALPER_CONFIDENCE_POWER": (1.0, 1.0),
+    "SCALPER_CONFIDENCE_MIN": (0.0, 0.0),
+    "SCALPER_CONFIDENCE_MAX": (1.0, 1.0),
+    "SCALPER_CONFIDENCE_DIAG": (False, False),
+    "SCALPER_DEBUG_FORCE_ENTRY": ("off", "off"),
+    "SCALPER_AUDIT": (False, False),
+    "SCALPER_AUDIT_COOLDOWN_SEC": (5.0, 5.0),
+    "SCALPER_AUDIT_PATH": (Path("logs/strategy_audit.csv"), Path("logs/strategy_audit.csv")),
+}
+
+
+def test_registry_has_every_knob_of_the_issue() -> None:
+    names = {p.name for p in REGISTRY}
+    assert names == EXPECTED_KNOBS
+
+
+def test_names_and_aliases_are_unique() -> None:
+    spellings = Counter(s for p in REGISTRY for s in (p.name, *p.aliases))
+    assert [s for s, n in spellings.items() if n > 1] == []
+
+
+@pytest.mark.parametrize("param", REGISTRY, ids=lambda p: p.name)
+def test_every_knob_is_documented(param: Param) -> None:
+    assert param.name == param.name.upper()
+    assert " " not in param.name
+    assert param.owner.strip()
+    assert param.safety in get_args(Safety)
+    assert param.doc.strip()
+    assert "\n" not in param.doc
+    assert len(param.doc) <= 120
+    assert param.type in {"bool", "int", "float", "choice", "hours", "path"}
+    assert param.parser.expected.strip()
+
+
+@pytest.mark.parametrize("param", REGISTRY, ids=lambda p: p.name)
+@pytest.mark.parametrize("profile", PROFILES)
+def test_defaults_exist_and_round_trip_through_the_parser(param: Param, profile: str) -> None:
+    default = param.default_for(profile)
+    assert default is not None
+    assert param.parse(format_value(default)) == default
+
+
+def test_every_scorer_field_has_exactly_one_env_var() -> None:
+    fields = Counter(p.scorer_field for p in REGISTRY if p.scorer_field is not None)
+    assert all(n == 1 for n in fields.values()), fields
+    assert set(fields) == set(_core.ScorerConfig.profile("micro").to_dict())
+
+
+def test_trend_lengths_map_to_the_feature_config() -> None:
+    assert get_param("SCALPER_TREND_CONFIRM_FAST").feature_field == "ema_fast"
+    assert get_param("SCALPER_TREND_CONFIRM_SLOW").feature_field == "ema_slow"
+    fields = [p.feature_field for p in REGISTRY if p.feature_field is not None]
+    assert sorted(fields) == ["ema_fast", "ema_slow"]
+    assert set(fields) <= set(_core.FeatureConfig().to_dict())
+
+
+def test_rust_backed_knobs_define_no_python_default() -> None:
+    for p in REGISTRY:
+        if p.rust_backed:
+            assert (p.default, p.micro, p.production) == (None, None, None), p.name
+
+
+@pytest.mark.parametrize("name", sorted(README_DEFAULTS))
+def test_defaults_match_the_original_readme(name: str) -> None:
+    micro, production = README_DEFAULTS[name]
+    param = get_param(name)
+    assert param.default_for("micro") == micro
+    assert param.default_for("production") == production
+
+
+def test_timeframes_match_the_core() -> None:
+    assert tuple(_core.TIMEFRAMES) == TIMEFRAMES
+
+
+def test_alias_is_registered_for_the_legacy_min_confidence_name() -> None:
+    assert get_param("ENTRY_MIN_CONFIDENCE").aliases == ("MIN_CONFIDENCE",)
+
+
+def test_unknown_knob_and_profile_are_errors() -> None:
+    with pytest.raises(KeyError, match="NOPE"):
+        get_param("NOPE")
+    with pytest.raises(ValueError, match="unknown profile"):
+        get_param("VOL_Z_TH").default_for("mega")
+
+
+def test_describe_lists_every_knob_with_both_profiles() -> None:
+    rows = describe_params()
+    assert [r.name for r in rows] == [p.name for p in REGISTRY]
+    by_name = {r.name: r for r in rows}
+    assert dict(by_name["SCALPER_VOL_RATIO_WEIGHT"].defaults) == {"micro": "0.4", "production": "0.35"}
+    assert dict(by_name["SCALPER_SESSION_UTC"].defaults) == {"micro": '""', "production": '""'}
+    table = render_params_table(rows)
+    lines = table.splitlines()
+    assert lines[0].split() == ["name", "type", "micro", "production", "owner", "safety", "doc"]
+    assert len(lines) == len(REGISTRY) + 1
+    assert "alias: MIN_CONFIDENCE" in table
+
+
+def test_describe_one_profile() -> None:
+    rows = describe_params(("production",))
+    assert all(tuple(p for p, _ in r.defaults) == ("production",) for r in rows)
+    assert render_params_table(rows).splitlines()[0].split()[2] == "production"
