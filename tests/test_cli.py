@@ -215,3 +215,17 @@ def test_wall_clock_is_read_only_in_clock_py() -> None:
         if p.name != "clock.py" and pattern.search(p.read_text())
     ]
     assert offenders == []
+
+
+def test_output_into_a_closed_pipe_is_not_an_error() -> None:
+    """`eclipse params | head -1`: the reader stops early; the command must exit cleanly, no traceback."""
+    import subprocess
+    import sys
+
+    code = "import sys; from eclipse.cli import main; sys.exit(main(['params']))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the child has written anything: every write of it hits a closed pipe
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert b"Traceback" not in err

@@ -189,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     except EclipseError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

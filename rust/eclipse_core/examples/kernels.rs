@@ -53,5 +53,25 @@ fn main() {
         ind::volume_into(&v, 20, true, &mut o).unwrap()
     });
     time("momentum", n, || ind::momentum_into(&x, 5, &mut o).unwrap());
+    time("moments", n, || {
+        let mut acc = 0.0;
+        ind::moments::batch(&x, 20, |_, m, v| acc += m + v);
+        std::hint::black_box(acc);
+    });
+    time("4 writes", n, || {
+        for i in 0..n {
+            o[i] = x[i];
+            o1[i] = x[i] + 1.0;
+            o2[i] = x[i] - 1.0;
+            o3[i] = x[i] * 2.0;
+        }
+    });
+    time("3 writes", n, || {
+        for i in 0..n {
+            o[i] = x[i];
+            o1[i] = x[i] + 1.0;
+            o2[i] = x[i] - 1.0;
+        }
+    });
     time("finite", n, || assert!(ind::first_non_finite(&x).is_none()));
 }

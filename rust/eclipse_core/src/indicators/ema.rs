@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::with_fma;
+use super::with_simd;
 
 /// Incremental EMA.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,7 +81,7 @@ pub fn batch_into(x: &[f64], period: usize, out: &mut [f64]) {
     out[..period - 1].fill(f64::NAN);
     let value = seed / period as f64;
     out[period - 1] = value;
-    with_fma!(steady(x: &[f64] = &x[period..], out: &mut [f64] = &mut out[period..], value: f64 = value, a: f64 = a, k: f64 = k));
+    with_simd!(steady(x: &[f64] = &x[period..], out: &mut [f64] = &mut out[period..], value: f64 = value, a: f64 = a, k: f64 = k));
 }
 
 #[inline(always)]

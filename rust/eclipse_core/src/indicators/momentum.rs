@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::with_simd;
+
 use crate::ring::Ring;
 
 #[inline(always)]
@@ -52,17 +54,28 @@ impl Momentum {
     }
 }
 
-/// Batch momentum into `out`; bit-identical to feeding [`Momentum::update`].
-pub fn batch_into(x: &[f64], n: usize, out: &mut [f64]) {
+/// Batch momentum into `out`; bit-identical to feeding [`Momentum::update`]. Returns whether every input
+/// value was finite (checked on the way; `out` is meaningless otherwise).
+pub fn batch_into(x: &[f64], n: usize, out: &mut [f64]) -> bool {
     let len = x.len();
     if n >= len {
         out.fill(f64::NAN);
-        return;
+        return super::first_non_finite(x).is_none();
     }
     out[..n].fill(f64::NAN);
-    for ((o, &new), &old) in out[n..].iter_mut().zip(&x[n..]).zip(&x[..len - n]) {
+    let head = super::first_non_finite(&x[..n]).is_none();
+    head && with_simd!(steady(x: &[f64] = x, n: usize = n, out: &mut [f64] = &mut out[n..]) -> bool)
+}
+
+/// `out[j] = roc(x[n + j], x[j])`, branch-free so it vectorises; returns whether `x[n..]` was finite.
+#[inline(always)]
+fn steady(x: &[f64], n: usize, out: &mut [f64]) -> bool {
+    let mut ok = true;
+    for ((o, &new), &old) in out.iter_mut().zip(&x[n..]).zip(&x[..x.len() - n]) {
+        ok &= new.is_finite();
         *o = roc(new, old);
     }
+    ok
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::with_fma;
+use super::with_simd;
 
 /// Incremental RSI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,7 +124,7 @@ pub fn batch_into(x: &[f64], period: usize, out: &mut [f64]) {
     gain /= p;
     out[period] = output(gain, loss);
     let (a, b) = coefficients(period);
-    with_fma!(steady(x: &[f64] = &x[period..], out: &mut [f64] = &mut out[period + 1..], gain: f64 = gain, loss: f64 = loss, a: f64 = a, b: f64 = b));
+    with_simd!(steady(x: &[f64] = &x[period..], out: &mut [f64] = &mut out[period + 1..], gain: f64 = gain, loss: f64 = loss, a: f64 = a, b: f64 = b));
 }
 
 /// Steady-state loop: `x[0]` is the previous close of `out[0]`'s bar.

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::with_simd;
 use crate::ring::Ring;
 
 /// Typical price times volume.
@@ -122,31 +123,77 @@ pub fn batch_into(h: &[f64], l: &[f64], c: &[f64], v: &[f64], window: usize, out
         out.fill(f64::NAN);
         return;
     }
-    let pv = |i: usize| typical_pv(h[i], l[i], c[i], v[i]);
-    let resync = |end: usize| {
-        (
-            sum((end + 1 - window..=end).map(pv)),
-            sum(v[end + 1 - window..=end].iter().copied()),
-        )
-    };
     out[..window - 1].fill(f64::NAN);
-    let (mut sum_pv, mut sum_v) = resync(window - 1);
-    let mut nonzero = v[..window].iter().filter(|x| **x > 0.0).count();
+    let sum_pv = sum((0..window).map(|i| typical_pv(h[i], l[i], c[i], v[i])));
+    let sum_v = sum(v[..window].iter().copied());
+    let nonzero = v[..window].iter().filter(|x| **x > 0.0).count();
     out[window - 1] = output(sum_pv, sum_v, nonzero);
+    with_simd!(steady(
+        h: &[f64] = h,
+        l: &[f64] = l,
+        c: &[f64] = c,
+        v: &[f64] = v,
+        window: usize = window,
+        out: &mut [f64] = out,
+        sum_pv: f64 = sum_pv,
+        sum_v: f64 = sum_v,
+        nonzero: usize = nonzero,
+    ));
+}
+
+/// Steady state over indices `window..`, one L1-sized block at a time: the typical prices entering and
+/// leaving are computed in a vectorised pass, the running sums sequentially, the divisions in a vectorised
+/// pass again. Same operations as [`Vwap::update`], so the same bits.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn steady(
+    h: &[f64],
+    l: &[f64],
+    c: &[f64],
+    v: &[f64],
+    window: usize,
+    out: &mut [f64],
+    mut sum_pv: f64,
+    mut sum_v: f64,
+    mut nonzero: usize,
+) {
+    const BLOCK: usize = 256;
+    let n = c.len();
+    let pv = |i: usize| typical_pv(h[i], l[i], c[i], v[i]);
+    let (mut pv_in, mut pv_out) = ([0.0; BLOCK], [0.0; BLOCK]);
+    let (mut spv, mut sv) = ([0.0; BLOCK], [0.0; BLOCK]);
     let (mut removed_v, mut removed_pv) = (0.0, 0.0);
-    for i in window..n {
-        let j = i - window;
-        let old_pv = pv(j);
-        sum_pv += pv(i) - old_pv;
-        sum_v += v[i] - v[j];
-        removed_v += v[j].abs();
-        removed_pv += old_pv.abs();
-        nonzero = nonzero + usize::from(v[i] > 0.0) - usize::from(v[j] > 0.0);
-        if cancelled(removed_v, sum_v, removed_pv, sum_pv) {
-            (sum_pv, sum_v) = resync(i);
-            (removed_v, removed_pv) = (0.0, 0.0);
+    let mut start = window;
+    while start < n {
+        let len = BLOCK.min(n - start);
+        for k in 0..len {
+            pv_in[k] = pv(start + k);
+            pv_out[k] = pv(start + k - window);
         }
-        out[i] = output(sum_pv, sum_v, nonzero);
+        for k in 0..len {
+            let (i, j) = (start + k, start + k - window);
+            sum_pv += pv_in[k] - pv_out[k];
+            sum_v += v[i] - v[j];
+            removed_v += v[j].abs();
+            removed_pv += pv_out[k].abs();
+            nonzero = nonzero + usize::from(v[i] > 0.0) - usize::from(v[j] > 0.0);
+            if cancelled(removed_v, sum_v, removed_pv, sum_pv) {
+                sum_pv = sum((j + 1..=i).map(pv));
+                sum_v = sum(v[j + 1..=i].iter().copied());
+                (removed_v, removed_pv) = (0.0, 0.0);
+            }
+            spv[k] = sum_pv;
+            // `output` gives NaN for a window without volume; a zero sum says the same to the division pass.
+            sv[k] = if nonzero == 0 { 0.0 } else { sum_v };
+        }
+        for ((o, p), s) in out[start..start + len]
+            .iter_mut()
+            .zip(&spv[..len])
+            .zip(&sv[..len])
+        {
+            *o = if *s <= 0.0 { f64::NAN } else { p / s };
+        }
+        start += len;
     }
 }
 
