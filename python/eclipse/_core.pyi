@@ -79,10 +79,10 @@ class FeatureConfig:
 class FeatureState:
     """Per-symbol incremental features over 1m bars and the 5m/15m/1h bars built from them.
 
-    ``update`` takes one *closed* 1m bar (``ts_ms`` = bar open time, UTC ms, a multiple of 60,000, strictly
-    increasing); it validates the bar (finite, high >= max(open, close, low), low <= min(open, close),
-    volume >= 0) and raises ``ValueError`` naming the field without changing the state. Time and memory per
-    update are O(1) with no heap allocation.
+    ``update`` takes one *closed* 1m bar (``ts_ms`` = bar open time, UTC ms in 1970..3000, a multiple of
+    60,000, strictly increasing); it validates the bar (finite, high >= max(open, close, low),
+    low <= min(open, close), volume >= 0) and raises ``ValueError`` naming the field without changing the
+    state. Time and memory per update are O(1) with no heap allocation.
     """
 
     def __init__(self, config: FeatureConfig | None = None) -> None: ...

@@ -9,6 +9,10 @@ use crate::error::{CoreError, CoreResult};
 /// Milliseconds in one minute.
 pub const MINUTE_MS: i64 = 60_000;
 
+/// Latest accepted bar open time: 3000-01-01T00:00:00Z in milliseconds (earliest: the Unix epoch). Keeps
+/// bucket arithmetic far from overflow and catches timestamps in the wrong unit early.
+pub const MAX_TS_MS: i64 = 32_503_680_000_000;
+
 /// One OHLCV bar; `ts_ms` is the bar's open time (UTC milliseconds).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bar {
@@ -55,6 +59,12 @@ impl Bar {
             if !v.is_finite() {
                 return Err(bad(field, format!("{v} is not a finite number")));
             }
+        }
+        if !(0..=MAX_TS_MS).contains(&ts_ms) {
+            return Err(bad(
+                "ts_ms",
+                format!("{ts_ms} is outside 1970..3000 UTC (bar open time in UTC milliseconds)"),
+            ));
         }
         if ts_ms.rem_euclid(MINUTE_MS) != 0 {
             return Err(bad(

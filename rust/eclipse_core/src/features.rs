@@ -345,7 +345,10 @@ impl FeatureState {
                     ),
                 });
             }
-            self.gaps += ((ts_ms - last) / crate::bars::MINUTE_MS - 1) as u64;
+            // Saturating: extreme timestamps must not overflow (the difference is positive here).
+            self.gaps = self
+                .gaps
+                .saturating_add((ts_ms.saturating_sub(last) / crate::bars::MINUTE_MS - 1) as u64);
         }
         self.last_ts_ms = Some(ts_ms);
         self.sets[0].update(&bar);
@@ -460,6 +463,23 @@ mod tests {
         feed(&mut s, 0..3);
         feed(&mut s, 10..12);
         assert_eq!(s.gaps(), 7);
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_not_overflowed() {
+        let mut s = FeatureState::new(small()).unwrap();
+        for ts in [
+            i64::MIN / 60_000 * 60_000,
+            -60_000,
+            i64::MAX / 60_000 * 60_000,
+        ] {
+            let err = s.update(ts, 1.0, 1.0, 1.0, 1.0, 1.0).unwrap_err();
+            assert!(err.to_string().contains("ts_ms"), "{err}");
+        }
+        s.update(0, 1.0, 1.0, 1.0, 1.0, 1.0).unwrap();
+        s.update(crate::bars::MAX_TS_MS, 1.0, 1.0, 1.0, 1.0, 1.0)
+            .unwrap();
+        assert!(s.gaps() > 0);
     }
 
     #[test]

@@ -133,36 +133,14 @@ fn steady(
     lower: &mut [f64],
     width: &mut [f64],
 ) {
-    const BLOCK: usize = 256;
     let n = x.len();
-    let inv = 1.0 / period as f64;
-    let (mut run, mut last) = (0, 0.0);
-    for &v in &x[..period] {
-        run = moments::next_run(run, last, v, period);
-        last = v;
-    }
-    let mut m = moments::Moments::exact(&x[..period], &[]);
-    let mut means = [0.0; BLOCK];
-    let mut devs = [0.0; BLOCK];
+    let mut cur = moments::Cursor::new(x, period);
+    let mut means = [0.0; moments::BLOCK];
+    let mut devs = [0.0; moments::BLOCK];
     let mut start = period - 1;
     while start < n {
-        let len = BLOCK.min(n - start);
-        for (j, (mean, var)) in means[..len]
-            .iter_mut()
-            .zip(devs[..len].iter_mut())
-            .enumerate()
-        {
-            let i = start + j;
-            if i >= period {
-                run = moments::next_run(run, last, x[i], period);
-                last = x[i];
-                if m.step(x[i], x[i - period], inv) {
-                    m = moments::Moments::exact(&x[i + 1 - period..=i], &[]);
-                }
-            }
-            *mean = m.mean;
-            *var = moments::variance_of(m.m2, inv, run, period);
-        }
+        let len = moments::BLOCK.min(n - start);
+        cur.fill(x, start, &mut means[..len], &mut devs[..len]);
         let r = start..start + len;
         flush(
             &means[..len],

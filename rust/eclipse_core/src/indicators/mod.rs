@@ -201,16 +201,7 @@ pub fn ema_trend_into(close: &[f64], fast: usize, slow: usize, out: &mut [f64]) 
 pub fn volume_into(volume: &[f64], window: usize, zscore: bool, out: &mut [f64]) -> CoreResult<()> {
     out_len(out, volume.len())?;
     check_finite("volume", volume)?;
-    if window > volume.len() {
-        out.fill(f64::NAN);
-        return Ok(());
-    }
-    out[..window - 1].fill(f64::NAN);
-    if zscore {
-        volume::batch(volume, window, |i, v| out[i] = v.zscore);
-    } else {
-        volume::batch(volume, window, |i, v| out[i] = v.ratio);
-    }
+    volume::batch_into(volume, window, zscore, out);
     Ok(())
 }
 

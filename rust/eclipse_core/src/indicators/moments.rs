@@ -181,26 +181,70 @@ impl RollingMoments {
     }
 }
 
+/// The sequential half of a batch run of rolling moments: the state after some index, advanced a block at a
+/// time. Same operations as [`RollingMoments::push`], so the same bits.
+pub struct Cursor {
+    m: Moments,
+    run: usize,
+    last: f64,
+    inv: f64,
+    w: usize,
+}
+
+impl Cursor {
+    /// The state after `x[..w]` (requires `1 <= w <= x.len()`).
+    #[inline(always)]
+    pub fn new(x: &[f64], w: usize) -> Self {
+        let (mut run, mut last) = (0, 0.0);
+        for &v in &x[..w] {
+            run = next_run(run, last, v, w);
+            last = v;
+        }
+        Self {
+            m: Moments::exact(&x[..w], &[]),
+            run,
+            last,
+            inv: 1.0 / w as f64,
+            w,
+        }
+    }
+
+    /// Writes the mean and variance of the windows ending at `start..start + means.len()` (`start >= w - 1`;
+    /// indices must follow on from the previous call).
+    #[inline(always)]
+    pub fn fill(&mut self, x: &[f64], start: usize, means: &mut [f64], vars: &mut [f64]) {
+        let w = self.w;
+        for (j, (mean, var)) in means.iter_mut().zip(vars.iter_mut()).enumerate() {
+            let i = start + j;
+            if i >= w {
+                self.run = next_run(self.run, self.last, x[i], w);
+                self.last = x[i];
+                if self.m.step(x[i], x[i - w], self.inv) {
+                    self.m = Moments::exact(&x[i + 1 - w..=i], &[]);
+                }
+            }
+            *mean = self.m.mean;
+            *var = variance_of(self.m.m2, self.inv, self.run, w);
+        }
+    }
+}
+
+/// Size of the L1-resident blocks the batch kernels work through.
+pub const BLOCK: usize = 256;
+
 /// Runs rolling moments over `x` with a window of `w <= x.len()`, calling `emit(i, mean, variance)` for every
 /// index from `w - 1` on; bit-identical to [`RollingMoments::push`].
-#[inline(always)]
 pub fn batch(x: &[f64], w: usize, mut emit: impl FnMut(usize, f64, f64)) {
-    let inv = 1.0 / w as f64;
-    let mut run = 0;
-    let mut last = 0.0;
-    for &v in &x[..w] {
-        run = next_run(run, last, v, w);
-        last = v;
-    }
-    let mut m = Moments::exact(&x[..w], &[]);
-    emit(w - 1, m.mean, variance_of(m.m2, inv, run, w));
-    for i in w..x.len() {
-        run = next_run(run, last, x[i], w);
-        last = x[i];
-        if m.step(x[i], x[i - w], inv) {
-            m = Moments::exact(&x[i + 1 - w..=i], &[]);
+    let mut cur = Cursor::new(x, w);
+    let (mut means, mut vars) = ([0.0; BLOCK], [0.0; BLOCK]);
+    let mut start = w - 1;
+    while start < x.len() {
+        let len = BLOCK.min(x.len() - start);
+        cur.fill(x, start, &mut means[..len], &mut vars[..len]);
+        for j in 0..len {
+            emit(start + j, means[j], vars[j]);
         }
-        emit(i, m.mean, variance_of(m.m2, inv, run, w));
+        start += len;
     }
 }
 

@@ -1,11 +1,13 @@
 //! Volume statistics over the last `window` bars including the current one: ratio = volume / mean and
-//! z-score = (volume - mean) / population std. First values at index `window - 1`. The ratio is NaN when the
-//! window has no volume; the z-score is 0 when the window's variance is 0 (a constant window: exactly 0, since
-//! [`RollingMoments`] re-syncs when the last differing value leaves).
+//! z-score = (volume - mean) / population std. First values at index `window - 1`. Where the window's mean is
+//! not positive (no volume) the ratio is NaN and the z-score 0; where its variance is 0 (a constant window)
+//! the z-score is 0. Both are exact: [`RollingMoments`] re-syncs when the last non-zero value leaves and
+//! tracks runs of one repeated value.
 
 use serde::{Deserialize, Serialize};
 
 use super::moments::{self, RollingMoments};
+use super::with_simd;
 
 /// Current volume statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -17,22 +19,20 @@ pub struct VolumeValue {
 }
 
 #[inline(always)]
-fn value(v: f64, mean: f64, var: f64, nonzero: usize) -> VolumeValue {
-    if nonzero == 0 || mean <= 0.0 {
-        VolumeValue {
-            ratio: f64::NAN,
-            zscore: 0.0,
-        }
+fn ratio(v: f64, mean: f64) -> f64 {
+    if mean > 0.0 {
+        v / mean
     } else {
-        let zscore = if var > 0.0 {
-            (v - mean) / var.sqrt()
-        } else {
-            0.0
-        };
-        VolumeValue {
-            ratio: v / mean,
-            zscore,
-        }
+        f64::NAN
+    }
+}
+
+#[inline(always)]
+fn zscore(v: f64, mean: f64, var: f64) -> f64 {
+    if mean > 0.0 && var > 0.0 {
+        (v - mean) / var.sqrt()
+    } else {
+        0.0
     }
 }
 
@@ -41,7 +41,6 @@ fn value(v: f64, mean: f64, var: f64, nonzero: usize) -> VolumeValue {
 pub struct VolumeStats {
     window: usize,
     moments: RollingMoments,
-    nonzero: usize,
     value: VolumeValue,
 }
 
@@ -51,7 +50,6 @@ impl VolumeStats {
         Self {
             window,
             moments: RollingMoments::new(window),
-            nonzero: 0,
             value: VolumeValue {
                 ratio: f64::NAN,
                 zscore: f64::NAN,
@@ -62,19 +60,13 @@ impl VolumeStats {
     /// Adds one bar's volume; returns ratio and z-score, NaN during warm-up.
     #[inline]
     pub fn update(&mut self, v: f64) -> VolumeValue {
-        if self.moments.push(v).is_some_and(|old| old > 0.0) {
-            self.nonzero -= 1;
-        }
-        if v > 0.0 {
-            self.nonzero += 1;
-        }
+        self.moments.push(v);
         if self.moments.is_full() {
-            self.value = value(
-                v,
-                self.moments.mean(),
-                self.moments.variance(),
-                self.nonzero,
-            );
+            let (mean, var) = (self.moments.mean(), self.moments.variance());
+            self.value = VolumeValue {
+                ratio: ratio(v, mean),
+                zscore: zscore(v, mean, var),
+            };
         }
         self.value
     }
@@ -86,24 +78,43 @@ impl VolumeStats {
 
     /// Consistency check after deserialization.
     pub fn check(&self, window: usize) -> bool {
-        self.window == window
-            && self.moments.check(window)
-            && self.nonzero == self.moments.values().filter(|v| *v > 0.0).count()
+        self.window == window && self.moments.check(window)
     }
 }
 
-/// Batch volume statistics, calling `emit(i, value)` from index `window - 1` on (earlier indices are
-/// warm-up); bit-identical to feeding [`VolumeStats::update`]. Requires `window <= volume.len()`.
+/// Batch volume ratio (or z-score when `z`) into `out`; bit-identical to feeding [`VolumeStats::update`].
+pub fn batch_into(volume: &[f64], window: usize, z: bool, out: &mut [f64]) {
+    let n = volume.len();
+    if window > n {
+        out.fill(f64::NAN);
+        return;
+    }
+    out[..window - 1].fill(f64::NAN);
+    with_simd!(steady(volume: &[f64] = volume, window: usize = window, z: bool = z, out: &mut [f64] = out));
+}
+
+/// Moments a block at a time, then the ratios or z-scores of the block in a vectorised pass.
 #[inline(always)]
-pub fn batch(volume: &[f64], window: usize, mut emit: impl FnMut(usize, VolumeValue)) {
-    let mut nonzero = volume[..window].iter().filter(|v| **v > 0.0).count();
-    moments::batch(volume, window, |i, mean, var| {
-        if i >= window {
-            nonzero += usize::from(volume[i] > 0.0);
-            nonzero -= usize::from(volume[i - window] > 0.0);
+fn steady(volume: &[f64], window: usize, z: bool, out: &mut [f64]) {
+    let n = volume.len();
+    let mut cur = moments::Cursor::new(volume, window);
+    let (mut means, mut vars) = ([0.0; moments::BLOCK], [0.0; moments::BLOCK]);
+    let mut start = window - 1;
+    while start < n {
+        let len = moments::BLOCK.min(n - start);
+        cur.fill(volume, start, &mut means[..len], &mut vars[..len]);
+        let (o, v) = (&mut out[start..start + len], &volume[start..start + len]);
+        if z {
+            for (((o, &v), &m), &var) in o.iter_mut().zip(v).zip(&means[..len]).zip(&vars[..len]) {
+                *o = zscore(v, m, var);
+            }
+        } else {
+            for ((o, &v), &m) in o.iter_mut().zip(v).zip(&means[..len]) {
+                *o = ratio(v, m);
+            }
         }
-        emit(i, value(volume[i], mean, var, nonzero));
-    });
+        start += len;
+    }
 }
 
 #[cfg(test)]
@@ -144,12 +155,14 @@ mod tests {
         for w in [1, 3, 20] {
             let mut s = VolumeStats::new(w);
             let inc: Vec<_> = xs.iter().map(|v| s.update(*v)).collect();
-            let mut bat = vec![];
-            batch(&xs, w, |_, v| bat.push(v));
-            for (a, b) in inc[w - 1..].iter().zip(&bat) {
+            let (mut r, mut zs) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
+            batch_into(&xs, w, false, &mut r);
+            batch_into(&xs, w, true, &mut zs);
+            for (i, a) in inc.iter().enumerate().skip(w - 1) {
                 assert_eq!(
                     (a.ratio.to_bits(), a.zscore.to_bits()),
-                    (b.ratio.to_bits(), b.zscore.to_bits())
+                    (r[i].to_bits(), zs[i].to_bits()),
+                    "w={w} i={i}"
                 );
             }
         }

@@ -1,5 +1,6 @@
 //! Rolling VWAP: sum(typical * volume) / sum(volume) over the last `window` bars including the current one,
-//! typical = (high + low + close) / 3. First value at index `window - 1`; NaN when the window has no volume.
+//! typical = (high + low + close) / 3. First value at index `window - 1`; NaN when the window has no volume
+//! (exactly: the sums re-sync when the last non-zero volume leaves, so an empty window sums to exactly 0).
 //!
 //! Running sums are recomputed exactly from the window when the mass removed since the last re-sync outweighs
 //! what remains by `moments::RESYNC_RATIO` (a volume spike leaving, or slow drift): the error stays ~1e-13
@@ -17,8 +18,8 @@ pub fn typical_pv(high: f64, low: f64, close: f64, volume: f64) -> f64 {
 }
 
 #[inline(always)]
-fn output(sum_pv: f64, sum_v: f64, nonzero: usize) -> f64 {
-    if nonzero == 0 || sum_v <= 0.0 {
+fn output(sum_pv: f64, sum_v: f64) -> f64 {
+    if sum_v <= 0.0 {
         f64::NAN
     } else {
         sum_pv / sum_v
@@ -52,7 +53,6 @@ pub struct Vwap {
     sum_v: f64,
     removed_v: f64,
     removed_pv: f64,
-    nonzero: usize,
     value: f64,
 }
 
@@ -67,7 +67,6 @@ impl Vwap {
             sum_v: 0.0,
             removed_v: 0.0,
             removed_pv: 0.0,
-            nonzero: 0,
             value: f64::NAN,
         }
     }
@@ -81,12 +80,10 @@ impl Vwap {
         if let (Some(opv), Some(ov)) = (old_pv, self.vol.push(volume)) {
             self.sum_pv += pv - opv;
             self.sum_v += volume - ov;
-            self.nonzero -= usize::from(ov > 0.0);
             self.removed_v += ov.abs();
             self.removed_pv += opv.abs();
             resync = cancelled(self.removed_v, self.sum_v, self.removed_pv, self.sum_pv);
         }
-        self.nonzero += usize::from(volume > 0.0);
         let just_full = old_pv.is_none() && self.vol.is_full();
         if resync || just_full {
             let ((p1, p2), (v1, v2)) = (self.pv.as_slices(), self.vol.as_slices());
@@ -96,7 +93,7 @@ impl Vwap {
             self.removed_pv = 0.0;
         }
         if self.vol.is_full() {
-            self.value = output(self.sum_pv, self.sum_v, self.nonzero);
+            self.value = output(self.sum_pv, self.sum_v);
         }
         self.value
     }
@@ -112,7 +109,6 @@ impl Vwap {
             && self.pv.check(window)
             && self.vol.check(window)
             && self.pv.len() == self.vol.len()
-            && self.nonzero == self.vol.iter().filter(|v| *v > 0.0).count()
     }
 }
 
@@ -126,8 +122,7 @@ pub fn batch_into(h: &[f64], l: &[f64], c: &[f64], v: &[f64], window: usize, out
     out[..window - 1].fill(f64::NAN);
     let sum_pv = sum((0..window).map(|i| typical_pv(h[i], l[i], c[i], v[i])));
     let sum_v = sum(v[..window].iter().copied());
-    let nonzero = v[..window].iter().filter(|x| **x > 0.0).count();
-    out[window - 1] = output(sum_pv, sum_v, nonzero);
+    out[window - 1] = output(sum_pv, sum_v);
     with_simd!(steady(
         h: &[f64] = h,
         l: &[f64] = l,
@@ -137,7 +132,6 @@ pub fn batch_into(h: &[f64], l: &[f64], c: &[f64], v: &[f64], window: usize, out
         out: &mut [f64] = out,
         sum_pv: f64 = sum_pv,
         sum_v: f64 = sum_v,
-        nonzero: usize = nonzero,
     ));
 }
 
@@ -155,7 +149,6 @@ fn steady(
     out: &mut [f64],
     mut sum_pv: f64,
     mut sum_v: f64,
-    mut nonzero: usize,
 ) {
     const BLOCK: usize = 256;
     let n = c.len();
@@ -166,32 +159,55 @@ fn steady(
     let mut start = window;
     while start < n {
         let len = BLOCK.min(n - start);
-        for k in 0..len {
-            pv_in[k] = pv(start + k);
-            pv_out[k] = pv(start + k - window);
+        let (i0, j0) = (start, start - window);
+        let (hi, li, ci, vi) = (
+            &h[i0..i0 + len],
+            &l[i0..i0 + len],
+            &c[i0..i0 + len],
+            &v[i0..i0 + len],
+        );
+        let (ho, lo, co, vo) = (
+            &h[j0..j0 + len],
+            &l[j0..j0 + len],
+            &c[j0..j0 + len],
+            &v[j0..j0 + len],
+        );
+        for (p, (((&h, &l), &c), &v)) in pv_in[..len]
+            .iter_mut()
+            .zip(hi.iter().zip(li).zip(ci).zip(vi))
+        {
+            *p = typical_pv(h, l, c, v);
         }
-        for k in 0..len {
-            let (i, j) = (start + k, start + k - window);
-            sum_pv += pv_in[k] - pv_out[k];
-            sum_v += v[i] - v[j];
-            removed_v += v[j].abs();
-            removed_pv += pv_out[k].abs();
-            nonzero = nonzero + usize::from(v[i] > 0.0) - usize::from(v[j] > 0.0);
+        for (p, (((&h, &l), &c), &v)) in pv_out[..len]
+            .iter_mut()
+            .zip(ho.iter().zip(lo).zip(co).zip(vo))
+        {
+            *p = typical_pv(h, l, c, v);
+        }
+        let moves = pv_in[..len]
+            .iter()
+            .zip(&pv_out[..len])
+            .zip(vi.iter().zip(vo));
+        for (k, ((&p_in, &p_out), (&v_in, &v_out))) in moves.enumerate() {
+            sum_pv += p_in - p_out;
+            sum_v += v_in - v_out;
+            removed_v += v_out.abs();
+            removed_pv += p_out.abs();
             if cancelled(removed_v, sum_v, removed_pv, sum_pv) {
-                sum_pv = sum((j + 1..=i).map(pv));
-                sum_v = sum(v[j + 1..=i].iter().copied());
+                let (from, to) = (j0 + k + 1, i0 + k);
+                sum_pv = sum((from..=to).map(pv));
+                sum_v = sum(v[from..=to].iter().copied());
                 (removed_v, removed_pv) = (0.0, 0.0);
             }
             spv[k] = sum_pv;
-            // `output` gives NaN for a window without volume; a zero sum says the same to the division pass.
-            sv[k] = if nonzero == 0 { 0.0 } else { sum_v };
+            sv[k] = sum_v;
         }
         for ((o, p), s) in out[start..start + len]
             .iter_mut()
             .zip(&spv[..len])
             .zip(&sv[..len])
         {
-            *o = if *s <= 0.0 { f64::NAN } else { p / s };
+            *o = output(*p, *s);
         }
         start += len;
     }

@@ -229,3 +229,191 @@ pub fn score(cfg: &ScorerConfig, state: &FeatureState) -> Signal {
         ],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::FeatureConfig;
+
+    fn config() -> FeatureConfig {
+        FeatureConfig {
+            ema_fast: 3,
+            ema_slow: 6,
+            rsi_period: 5,
+            atr_period: 5,
+            bb_period: 5,
+            bb_k: 2.0,
+            vwap_window: 30,
+            mom_fast: 2,
+            mom_slow: 4,
+            volume_window: 10,
+        }
+    }
+
+    /// Feeds `minutes` bars whose close follows `price(minute)`, each with a +/-`range` fraction high/low
+    /// and volume `volume(minute)`; returns the last signal.
+    fn run(
+        cfg: &ScorerConfig,
+        minutes: i64,
+        price: impl Fn(i64) -> f64,
+        range: f64,
+        volume: impl Fn(i64) -> f64,
+    ) -> Signal {
+        let mut st = FeatureState::new(config()).unwrap();
+        let mut sig = None;
+        let mut prev = price(0);
+        for m in 0..minutes {
+            let c = price(m);
+            let (hi, lo) = (prev.max(c) * (1.0 + range), prev.min(c) * (1.0 - range));
+            st.update(m * 60_000, prev, hi, lo, c, volume(m)).unwrap();
+            sig = Some(score(cfg, &st));
+            prev = c;
+        }
+        sig.unwrap()
+    }
+
+    #[test]
+    fn uptrend_with_a_volume_burst_goes_long() {
+        let cfg = ScorerConfig::micro();
+        let n = 600;
+        let sig = run(
+            &cfg,
+            n,
+            |m| {
+                100.0
+                    * (1.0
+                        + 0.0004 * m as f64
+                        + if m > n - 5 {
+                            0.004 * (m - n + 5) as f64
+                        } else {
+                            0.0
+                        })
+            },
+            0.0005,
+            |m| {
+                if m > n - 5 {
+                    500.0
+                } else {
+                    100.0 + (m % 7) as f64
+                }
+            },
+        );
+        assert_ne!(sig.regime, Regime::Low, "{}", sig.explain());
+        assert_eq!(sig.direction, 1, "{}", sig.explain());
+        assert!(sig.blocked.is_none());
+        assert!((cfg.min_confidence..=1.0).contains(&sig.confidence));
+        assert!(sig
+            .components
+            .iter()
+            .all(|c| c.kind == ComponentKind::Trend || c.vote >= 0));
+    }
+
+    #[test]
+    fn counter_trend_burst_is_blocked_by_the_trend_gate() {
+        let cfg = ScorerConfig::micro();
+        let n = 600;
+        let sig = run(
+            &cfg,
+            n,
+            |m| {
+                100.0
+                    * (1.0 - 0.0004 * m as f64
+                        + if m > n - 5 {
+                            0.004 * (m - n + 5) as f64
+                        } else {
+                            0.0
+                        })
+            },
+            0.0005,
+            |m| {
+                if m > n - 5 {
+                    500.0
+                } else {
+                    100.0 + (m % 7) as f64
+                }
+            },
+        );
+        assert_eq!(sig.candidate, 1, "{}", sig.explain());
+        assert_eq!(sig.blocked, Some(Block::TrendGate), "{}", sig.explain());
+        assert_eq!(sig.direction, 0);
+        let vote = ScorerConfig {
+            trend_mode: TrendMode::Vote,
+            ..ScorerConfig::micro()
+        };
+        let sig = run(
+            &vote,
+            n,
+            |m| {
+                100.0
+                    * (1.0 - 0.0004 * m as f64
+                        + if m > n - 5 {
+                            0.004 * (m - n + 5) as f64
+                        } else {
+                            0.0
+                        })
+            },
+            0.0005,
+            |m| {
+                if m > n - 5 {
+                    500.0
+                } else {
+                    100.0 + (m % 7) as f64
+                }
+            },
+        );
+        assert_ne!(
+            sig.blocked,
+            Some(Block::TrendGate),
+            "vote mode never gates: {}",
+            sig.explain()
+        );
+        assert_eq!(
+            sig.components[4].vote,
+            -1,
+            "the trend votes short: {}",
+            sig.explain()
+        );
+    }
+
+    #[test]
+    fn dead_market_is_a_low_regime_and_blocks_with_the_guard() {
+        let cfg = ScorerConfig::micro();
+        let sig = run(
+            &cfg,
+            600,
+            |m| 100.0 + 0.001 * (m % 3) as f64,
+            0.00001,
+            |_| 50.0,
+        );
+        assert_eq!(sig.regime, Regime::Low, "{}", sig.explain());
+        assert_eq!(sig.blocked, Some(Block::VolRegimeLow));
+        let off = ScorerConfig {
+            vol_regime_guard: false,
+            ..ScorerConfig::micro()
+        };
+        let sig = run(
+            &off,
+            600,
+            |m| 100.0 + 0.001 * (m % 3) as f64,
+            0.00001,
+            |_| 50.0,
+        );
+        assert_ne!(sig.blocked, Some(Block::VolRegimeLow));
+    }
+
+    #[test]
+    fn warming_up_gives_no_direction_and_zero_confidence() {
+        let sig = run(
+            &ScorerConfig::micro(),
+            3,
+            |m| 100.0 + m as f64,
+            0.001,
+            |_| 10.0,
+        );
+        assert_eq!(
+            (sig.direction, sig.blocked, sig.confidence),
+            (0, Some(Block::Warmup), 0.0)
+        );
+        assert_eq!(sig.regime, Regime::Unknown);
+    }
+}
