@@ -95,6 +95,7 @@ fn finite3(a: f64, b: f64, c: f64) -> bool {
 
 /// Batch ATR into `out` (divided by the close when `pct`); bit-identical to feeding [`Atr::update`].
 /// Returns whether every input value was finite (checked on the way; `out` is meaningless otherwise).
+#[must_use]
 pub fn batch_into(
     high: &[f64],
     low: &[f64],

@@ -98,14 +98,15 @@ impl Bollinger {
 ///
 /// Moments are produced into a small L1-resident block first and the four outputs written from it one at a
 /// time (vectorised square roots and divisions, and no five interleaved streams fighting over the cache).
-pub fn batch_into(x: &[f64], period: usize, k: f64, out: [&mut [f64]; 4]) {
+#[must_use]
+pub fn batch_into(x: &[f64], period: usize, k: f64, out: [&mut [f64]; 4]) -> bool {
     let [mid, upper, lower, width] = out;
     let n = x.len();
     if period > n {
         for o in [mid, upper, lower, width] {
             o.fill(f64::NAN);
         }
-        return;
+        return super::first_non_finite(x).is_none();
     }
     for o in [&mut *mid, &mut *upper, &mut *lower, &mut *width] {
         o[..period - 1].fill(f64::NAN);
@@ -118,7 +119,7 @@ pub fn batch_into(x: &[f64], period: usize, k: f64, out: [&mut [f64]; 4]) {
         upper: &mut [f64] = upper,
         lower: &mut [f64] = lower,
         width: &mut [f64] = width,
-    ));
+    ) -> bool)
 }
 
 /// Every index from `period - 1` on, one block at a time (see [`batch_into`]).
@@ -132,7 +133,7 @@ fn steady(
     upper: &mut [f64],
     lower: &mut [f64],
     width: &mut [f64],
-) {
+) -> bool {
     let n = x.len();
     let mut cur = moments::Cursor::new(x, period);
     let mut means = [0.0; moments::BLOCK];
@@ -153,6 +154,7 @@ fn steady(
         );
         start += len;
     }
+    cur.finite
 }
 
 /// Writes one block of bands from its means and variances (`devs` holds variances on entry). Each loop is

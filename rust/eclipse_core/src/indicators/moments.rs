@@ -184,6 +184,8 @@ impl RollingMoments {
 /// The sequential half of a batch run of rolling moments: the state after some index, advanced a block at a
 /// time. Same operations as [`RollingMoments::push`], so the same bits.
 pub struct Cursor {
+    /// False once a non-finite value was read (the caller then reports it exactly).
+    pub finite: bool,
     m: Moments,
     run: usize,
     last: f64,
@@ -201,6 +203,7 @@ impl Cursor {
             last = v;
         }
         Self {
+            finite: super::first_non_finite(&x[..w]).is_none(),
             m: Moments::exact(&x[..w], &[]),
             run,
             last,
@@ -217,6 +220,7 @@ impl Cursor {
         for (j, (mean, var)) in means.iter_mut().zip(vars.iter_mut()).enumerate() {
             let i = start + j;
             if i >= w {
+                self.finite &= x[i].is_finite();
                 self.run = next_run(self.run, self.last, x[i], w);
                 self.last = x[i];
                 if self.m.step(x[i], x[i - w], self.inv) {

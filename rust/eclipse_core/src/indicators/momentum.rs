@@ -56,6 +56,7 @@ impl Momentum {
 
 /// Batch momentum into `out`; bit-identical to feeding [`Momentum::update`]. Returns whether every input
 /// value was finite (checked on the way; `out` is meaningless otherwise).
+#[must_use]
 pub fn batch_into(x: &[f64], n: usize, out: &mut [f64]) -> bool {
     let len = x.len();
     if n >= len {

@@ -81,25 +81,31 @@ impl Sma {
     }
 }
 
-/// Batch SMA into `out` (same length as `x`); bit-identical to feeding [`Sma::update`].
-pub fn batch_into(x: &[f64], period: usize, out: &mut [f64]) {
+/// Batch SMA into `out` (same length as `x`); bit-identical to feeding [`Sma::update`]. Returns false when
+/// an input value may be NaN or infinite (the caller then checks exactly).
+#[must_use]
+pub fn batch_into(x: &[f64], period: usize, out: &mut [f64]) -> bool {
     let n = x.len();
     if period > n {
         out.fill(f64::NAN);
-        return;
+        return super::first_non_finite(x).is_none();
     }
     let inv = 1.0 / period as f64;
     out[..period - 1].fill(f64::NAN);
     let mut sum = window_sum(&x[..period], &[]);
     let mut removed = 0.0;
+    // NaN/inf propagate into the running sum and the magnitude removed; checked once at the end.
+    let mut ok = sum.is_finite();
     out[period - 1] = sum * inv;
     for i in period..n {
+        ok &= x[i].is_finite();
         if step(&mut sum, &mut removed, x[i], x[i - period]) {
             sum = window_sum(&x[i + 1 - period..=i], &[]);
             removed = 0.0;
         }
         out[i] = sum * inv;
     }
+    ok
 }
 
 #[cfg(test)]
@@ -125,7 +131,7 @@ mod tests {
             .collect();
         for p in [1, 2, 3, 7, 50] {
             let mut out = vec![0.0; xs.len()];
-            batch_into(&xs, p, &mut out);
+            assert!(batch_into(&xs, p, &mut out));
             let mut s = Sma::new(p);
             for (x, o) in xs.iter().zip(&out) {
                 assert_eq!(s.update(*x).to_bits(), o.to_bits());

@@ -83,19 +83,20 @@ impl VolumeStats {
 }
 
 /// Batch volume ratio (or z-score when `z`) into `out`; bit-identical to feeding [`VolumeStats::update`].
-pub fn batch_into(volume: &[f64], window: usize, z: bool, out: &mut [f64]) {
+#[must_use]
+pub fn batch_into(volume: &[f64], window: usize, z: bool, out: &mut [f64]) -> bool {
     let n = volume.len();
     if window > n {
         out.fill(f64::NAN);
-        return;
+        return super::first_non_finite(volume).is_none();
     }
     out[..window - 1].fill(f64::NAN);
-    with_simd!(steady(volume: &[f64] = volume, window: usize = window, z: bool = z, out: &mut [f64] = out));
+    with_simd!(steady(volume: &[f64] = volume, window: usize = window, z: bool = z, out: &mut [f64] = out) -> bool)
 }
 
 /// Moments a block at a time, then the ratios or z-scores of the block in a vectorised pass.
 #[inline(always)]
-fn steady(volume: &[f64], window: usize, z: bool, out: &mut [f64]) {
+fn steady(volume: &[f64], window: usize, z: bool, out: &mut [f64]) -> bool {
     let n = volume.len();
     let mut cur = moments::Cursor::new(volume, window);
     let (mut means, mut vars) = ([0.0; moments::BLOCK], [0.0; moments::BLOCK]);
@@ -115,6 +116,7 @@ fn steady(volume: &[f64], window: usize, z: bool, out: &mut [f64]) {
         }
         start += len;
     }
+    cur.finite
 }
 
 #[cfg(test)]
@@ -156,8 +158,8 @@ mod tests {
             let mut s = VolumeStats::new(w);
             let inc: Vec<_> = xs.iter().map(|v| s.update(*v)).collect();
             let (mut r, mut zs) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
-            batch_into(&xs, w, false, &mut r);
-            batch_into(&xs, w, true, &mut zs);
+            assert!(batch_into(&xs, w, false, &mut r));
+            assert!(batch_into(&xs, w, true, &mut zs));
             for (i, a) in inc.iter().enumerate().skip(w - 1) {
                 assert_eq!(
                     (a.ratio.to_bits(), a.zscore.to_bits()),

@@ -112,18 +112,31 @@ impl Vwap {
     }
 }
 
-/// Batch rolling VWAP into `out`; bit-identical to feeding [`Vwap::update`].
-pub fn batch_into(h: &[f64], l: &[f64], c: &[f64], v: &[f64], window: usize, out: &mut [f64]) {
+/// Batch rolling VWAP into `out`; bit-identical to feeding [`Vwap::update`]. Returns false when an input
+/// value may be NaN or infinite (they propagate into the typical price times volume, or its running sums;
+/// a rare overflow of finite values also says false, and the caller's exact check then finds nothing).
+#[must_use]
+pub fn batch_into(
+    h: &[f64],
+    l: &[f64],
+    c: &[f64],
+    v: &[f64],
+    window: usize,
+    out: &mut [f64],
+) -> bool {
     let n = c.len();
     if window > n {
         out.fill(f64::NAN);
-        return;
+        return [h, l, c, v]
+            .iter()
+            .all(|x| super::first_non_finite(x).is_none());
     }
     out[..window - 1].fill(f64::NAN);
     let sum_pv = sum((0..window).map(|i| typical_pv(h[i], l[i], c[i], v[i])));
     let sum_v = sum(v[..window].iter().copied());
     out[window - 1] = output(sum_pv, sum_v);
-    with_simd!(steady(
+    let head = sum_pv.is_finite() && sum_v.is_finite();
+    head && with_simd!(steady(
         h: &[f64] = h,
         l: &[f64] = l,
         c: &[f64] = c,
@@ -132,7 +145,7 @@ pub fn batch_into(h: &[f64], l: &[f64], c: &[f64], v: &[f64], window: usize, out
         out: &mut [f64] = out,
         sum_pv: f64 = sum_pv,
         sum_v: f64 = sum_v,
-    ));
+    ) -> bool)
 }
 
 /// Steady state over indices `window..`, one L1-sized block at a time: the typical prices entering and
@@ -149,13 +162,14 @@ fn steady(
     out: &mut [f64],
     mut sum_pv: f64,
     mut sum_v: f64,
-) {
+) -> bool {
     const BLOCK: usize = 256;
     let n = c.len();
     let pv = |i: usize| typical_pv(h[i], l[i], c[i], v[i]);
     let (mut pv_in, mut pv_out) = ([0.0; BLOCK], [0.0; BLOCK]);
     let (mut spv, mut sv) = ([0.0; BLOCK], [0.0; BLOCK]);
     let (mut removed_v, mut removed_pv) = (0.0, 0.0);
+    let mut ok = true;
     let mut start = window;
     while start < n {
         let len = BLOCK.min(n - start);
@@ -177,6 +191,7 @@ fn steady(
             .zip(hi.iter().zip(li).zip(ci).zip(vi))
         {
             *p = typical_pv(h, l, c, v);
+            ok &= p.is_finite();
         }
         for (p, (((&h, &l), &c), &v)) in pv_out[..len]
             .iter_mut()
@@ -211,6 +226,7 @@ fn steady(
         }
         start += len;
     }
+    ok
 }
 
 #[cfg(test)]
@@ -238,7 +254,7 @@ mod tests {
             .collect();
         for w in [1, 2, 4, 30] {
             let mut out = vec![0.0; c.len()];
-            batch_into(&h, &l, &c, &v, w, &mut out);
+            assert!(batch_into(&h, &l, &c, &v, w, &mut out));
             let mut s = Vwap::new(w);
             for i in 0..c.len() {
                 assert_eq!(

@@ -163,6 +163,24 @@ type Bands<'py> = (
 /// Padding between the rows of a multi-output result (in values): 64 bytes keeps rows off equal page offsets.
 const ROW_PAD: usize = 8;
 
+fn atr_common<'py>(
+    py: Python<'py>,
+    hlc: [&Bound<'py, PyAny>; 3],
+    period: i64,
+    pct: bool,
+) -> PyResult<Out<'py>> {
+    let p = self::period("period", period).map_err(to_py)?;
+    let (h, l, c) = (
+        f64s("high", hlc[0])?,
+        f64s("low", hlc[1])?,
+        f64s("close", hlc[2])?,
+    );
+    let (h, l, c) = (h.as_slice(), l.as_slice(), c.as_slice());
+    let out = new_out(py, c.len());
+    fill(py, &out, |o| ind::atr_into(h, l, c, p, pct, o))?;
+    Ok(out)
+}
+
 /// Wilder ATR (TA-Lib ATR convention; first value at index `period`).
 #[pyfunction]
 #[pyo3(signature = (high, low, close, period = 14))]
@@ -173,19 +191,10 @@ fn atr<'py>(
     close: &Bound<'py, PyAny>,
     period: i64,
 ) -> PyResult<Out<'py>> {
-    let p = self::period("period", period).map_err(to_py)?;
-    let (h, l, c) = (
-        f64s("high", high)?,
-        f64s("low", low)?,
-        f64s("close", close)?,
-    );
-    let (h, l, c) = (h.as_slice(), l.as_slice(), c.as_slice());
-    let out = new_out(py, c.len());
-    fill(py, &out, |o| ind::atr_into(h, l, c, p, false, o))?;
-    Ok(out)
+    atr_common(py, [high, low, close], period, false)
 }
 
-/// ATR / close.
+/// ATR / close (NaN where close is 0).
 #[pyfunction]
 #[pyo3(signature = (high, low, close, period = 14))]
 fn atr_pct<'py>(
@@ -195,16 +204,7 @@ fn atr_pct<'py>(
     close: &Bound<'py, PyAny>,
     period: i64,
 ) -> PyResult<Out<'py>> {
-    let p = self::period("period", period).map_err(to_py)?;
-    let (h, l, c) = (
-        f64s("high", high)?,
-        f64s("low", low)?,
-        f64s("close", close)?,
-    );
-    let (h, l, c) = (h.as_slice(), l.as_slice(), c.as_slice());
-    let out = new_out(py, c.len());
-    fill(py, &out, |o| ind::atr_into(h, l, c, p, true, o))?;
-    Ok(out)
+    atr_common(py, [high, low, close], period, true)
 }
 
 /// Rolling VWAP over `window` bars of typical price (h+l+c)/3; NaN where the window has no volume.
