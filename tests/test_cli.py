@@ -229,3 +229,11 @@ def test_output_into_a_closed_pipe_is_not_an_error() -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert b"Traceback" not in err
+
+
+def test_signal_lines_carry_the_decision_time_bar_close(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first bar of the embedded month opens 2021-12-31 23:01 UTC; its decision is at its close, 23:02."""
+    assert main(["signals", "--show", "all", "--limit", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("decision time (bar close, UTC)")
+    assert out[1].startswith("2021-12-31 23:02 UTC")

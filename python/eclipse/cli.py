@@ -114,10 +114,12 @@ def _load_frame(data: Path | None, err: TextIO) -> OhlcvFrame:
 
 
 def _format_decision(d: Decision) -> str:
+    """One line per decision, stamped with the decision time: the close of the bar (its open time + 1 min)."""
     side = d.side if d.direction else "-"
     tag = " forced" if d.forced else ""
     block = f"[{d.blocked_by}] " if d.blocked_by else ""
-    return f"{utc_text(d.ts_ms)} UTC  {side:<5}  {d.confidence:.3f}{tag}  {block}{d.signal.explain()}"
+    when = utc_text(d.ts_ms + BAR_MS)
+    return f"{when} UTC  {side:<5}  {d.confidence:.3f}{tag}  {block}{d.signal.explain()}"
 
 
 def _cmd_signals(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
@@ -134,6 +136,9 @@ def _cmd_signals(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, 
     engine = SignalEngine(settings, clock, audit)
     show = "none" if args.json else args.show
     disable = len(frame) < PROGRESS_MIN_BARS or not err.isatty()
+
+    if show != "none":
+        print("decision time (bar close, UTC)  side   confidence  explanation", file=out)
 
     def on_decision(d: Decision) -> None:
         if show == "all" or (show == "signals" and d.direction != 0):
