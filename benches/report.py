@@ -58,9 +58,13 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
     calls: dict[str, float] = {}
     latency: dict[str, float] = {}
     replay: dict[str, dict[str, float]] = {}
+    machines: list[dict[str, Any]] = []
     for b in data.get("benchmarks", []):
         info, median = b.get("extra_info", {}), b["stats"]["median"]
         kind = info.get("kind")
+        if "transitions_per_call" in info:  # benches/test_bench_machines.py
+            per = median * 1e6 / int(info["transitions_per_call"])
+            machines.append({"name": b["name"], "us_per_call": median * 1e6, "us_per_transition": per})
         if kind == "batch":
             n_values = int(info["n"])
             batch.setdefault(info["indicator"], {})[info["impl"]] = median * 1e9 / n_values
@@ -106,7 +110,8 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
         "met": None if "p95_ns" not in latency else latency["p95_ns"] <= STEP_P95_MAX_NS,
     }
     return {"n_values": n_values, "batch": rows, "calls": call_rows, "noop_closure_ns": noop,
-            "step_latency": latency, "step_target": step_target, "replay": replay}  # fmt: skip
+            "step_latency": latency, "step_target": step_target, "replay": replay,
+            "machines": machines}  # fmt: skip
 
 
 def fmt(x: float | None, spec: str = ".2f") -> str:
@@ -151,6 +156,11 @@ def print_table(s: dict[str, Any]) -> None:
             f"\nReplay of the {r['bars']:,}-bar BTC file via {call}: {r['bars_per_s']:,.0f} bars/s "
             f"({r['ns_per_bar']:.0f} ns/bar)"
         )
+    if s.get("machines"):
+        print("\nState machines (pytest-benchmark median)")
+        for m in s["machines"]:
+            call, per = m["us_per_call"], m["us_per_transition"]
+            print(f"  {m['name']:<40} {call:8.2f} us/call  {per:7.2f} us/transition")
     print()
 
 

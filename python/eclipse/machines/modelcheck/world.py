@@ -1,0 +1,161 @@
+"""The abstract world the model check explores: one intent's orders, the venue's truth and a faulty channel.
+
+Everything is a small immutable tuple so that a state hashes fast and the search can remember millions:
+
+* :class:`Attempt`: one venue order of the intent: the bot's belief (the order machine's state, the quantity,
+  the trade ids applied) next to the venue's truth (status, quantity, units filled). The order quantity is
+  abstracted to :data:`QUANTITY` units; the venue fills one unit at a time, unit ``k`` carrying trade id
+  ``tk`` (trade ids are per attempt).
+* :class:`Msg`: one venue report on its way to the bot; :class:`World` holds the reports in flight as a
+  sorted tuple (a multiset: any of them may be delivered next, so the channel reorders) of at most
+  :data:`CHANNEL_BOUND`; the channel also loses and duplicates them, and the venue may re-send a trade id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, NamedTuple
+
+__all__ = [
+    "CHANNEL_BOUND",
+    "GUARDS",
+    "MAX_ATTEMPTS",
+    "QUANTITY",
+    "RECONCILE_CYCLES",
+    "Attempt",
+    "Ctx",
+    "Fault",
+    "Msg",
+    "Successor",
+    "World",
+    "emit",
+    "put",
+    "remove",
+    "render_msg",
+    "render_world",
+]
+
+QUANTITY: Final = 2
+"""Abstract order quantity in units (fills are one unit each: trade ids t1, t2)."""
+MAX_ATTEMPTS: Final = 2
+"""Venue orders per intent: the first submission and one resubmission."""
+CHANNEL_BOUND: Final = 3
+"""Reports in flight at most; a report emitted into a full channel is lost (a fault the model has anyway)."""
+RECONCILE_CYCLES: Final = 2
+"""K: once faults stop, this many reconcile cycles must bring the bot's belief to the venue's truth."""
+
+# The order machine's vocabulary the model speaks (Model.of checks the spec has these states).
+CREATED, SUBMITTING, UNKNOWN, ACCEPTED = "created", "submitting", "unknown", "accepted"
+PARTIAL, PENDING_CANCEL = "partially_filled", "pending_cancel"
+FILLED, CANCELED, REJECTED, EXPIRED, ABSENT = "filled", "canceled", "rejected", "expired", "absent"
+STATES: Final = (CREATED, SUBMITTING, UNKNOWN, ACCEPTED, PARTIAL, PENDING_CANCEL, FILLED, CANCELED, REJECTED,
+                 EXPIRED, ABSENT)  # fmt: skip
+TRANSPORT_ERROR, FILL, QTY_REDUCED = "transport_error", "fill", "qty_reduced"
+
+# The venue's status of one order besides filled, canceled, expired and rejected.
+V_NONE, V_OPEN = "none", "open"
+
+Ctx = tuple[int, int]
+"""Guard context: (filled units, order quantity) as they would be after the event, as in OrderTracker."""
+
+GUARDS: Final[Mapping[str, Callable[[Ctx], bool]]] = MappingProxyType(
+    {
+        "completes": lambda c: c[0] >= c[1],
+        "now_complete": lambda c: c[0] >= c[1],
+        "leaves_remainder": lambda c: c[0] < c[1],
+        "has_fills": lambda c: c[0] > 0,
+        "no_fills": lambda c: c[0] <= 0,
+    }
+)
+"""The spec's guards evaluated on abstract integer quantities."""
+
+
+class Attempt(NamedTuple):
+    """One venue order of the intent: the bot's belief, then the venue's truth."""
+
+    local: str  # the order machine's state
+    qty: int  # the bot's order quantity
+    applied: tuple[int, ...]  # trade units applied, sorted (a repeat would be a double application)
+    doubt: bool  # a terminal state reached by a transport error (no definitive answer)
+    venue: str  # none, open, filled, canceled, expired, rejected
+    vqty: int
+    vfilled: int  # units the venue filled: trade ids t1..t<vfilled>
+
+
+class Msg(NamedTuple):
+    """A venue report in flight: ``event`` for attempt ``attempt`` (0-based); ``arg`` is the unit of a fill,
+    the new quantity of a ``qty_reduced``."""
+
+    attempt: int
+    event: str
+    arg: int = 0
+
+
+class World(NamedTuple):
+    """One abstract state: the intent's attempts, oldest first, and the reports in flight (sorted)."""
+
+    attempts: tuple[Attempt, ...]
+    channel: tuple[Msg, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """An invariant broken by one transition or in one state."""
+
+    invariant: str
+    detail: str
+
+
+class Successor(NamedTuple):
+    """One action from a world: its label (with what the machine did), the next world, what it broke."""
+
+    action: str
+    world: World
+    faults: tuple[Fault, ...]
+
+
+def render_msg(m: Msg) -> str:
+    """``fill#1 t2``, ``qty_reduced#1 ->1``, ``ack#2`` (attempts numbered from 1)."""
+    if m.event == FILL:
+        return f"fill#{m.attempt + 1} t{m.arg}"
+    if m.event == QTY_REDUCED:
+        return f"qty_reduced#{m.attempt + 1} ->{m.arg}"
+    return f"{m.event}#{m.attempt + 1}"
+
+
+def render_world(w: World) -> str:
+    """One line: each attempt's belief and the venue's truth, then the reports in flight."""
+    parts = []
+    for i, a in enumerate(w.attempts, 1):
+        ids = ",".join(f"t{u}" for u in a.applied)
+        doubt = " (by transport error)" if a.doubt else ""
+        parts.append(
+            f"#{i} bot {a.local}{doubt} {len(a.applied)}/{a.qty}{f' [{ids}]' if ids else ''}"
+            f" | venue {a.venue} {a.vfilled}/{a.vqty}"
+        )
+    channel = ", ".join(render_msg(m) for m in w.channel) or "empty"
+    return "; ".join(parts) + f"; in flight: {channel}"
+
+
+def put(w: World, i: int, a: Attempt) -> tuple[Attempt, ...]:
+    """The attempts of ``w`` with attempt ``i`` replaced by ``a`` (the others are the same objects)."""
+    return (*w.attempts[:i], a, *w.attempts[i + 1 :])
+
+
+def emit(channel: tuple[Msg, ...], msgs: tuple[Msg, ...], log: list[str]) -> tuple[Msg, ...]:
+    """``channel`` with ``msgs`` added; a report that finds the channel full is lost (noted in ``log``)."""
+    out = list(channel)
+    for m in msgs:
+        if len(out) < CHANNEL_BOUND:
+            out.append(m)
+        else:
+            log.append(f"{render_msg(m)} lost (channel full)")
+    return tuple(sorted(out))
+
+
+def remove(channel: tuple[Msg, ...], m: Msg) -> tuple[Msg, ...]:
+    """``channel`` with one copy of ``m`` taken out."""
+    i = channel.index(m)
+    return channel[:i] + channel[i + 1 :]

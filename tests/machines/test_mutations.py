@@ -1,0 +1,148 @@
+"""The checks can fail: break one row of a copy of specs/order.toml and the model check must report it with a
+counterexample, and conformance must report the spec no longer matches the original's table.
+
+The mutants are checked at depth 8, not the default: their shortest counterexamples take 2 to 6 actions, so
+depth 8 finds them in well under a second (the full depth is exercised by test_modelcheck.py).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from eclipse.machines.conformance import differences
+from eclipse.machines.modelcheck import Report, Violation, check, render_report, render_violation
+from eclipse.machines.spec import find_spec_dir, load_spec
+from eclipse.machines.table import compile_spec
+
+SPECS = find_spec_dir(Path(__file__))
+DEPTH = 8
+
+
+def _chunks(text: str) -> list[str]:
+    """The file split before each ``[[...]]`` header (the first chunk is the preamble and [machine])."""
+    return re.split(r"(?m)^(?=\[\[)", text)
+
+
+def _is_row(chunk: str, source: str, event: str, target: str, guard: str | None = None) -> bool:
+    if not chunk.startswith("[[transition]]"):
+        return False
+    t = tomllib.loads(chunk.replace("[[transition]]", "", 1))
+    return (t["source"], t["event"], t["target"], t.get("guard")) == (source, event, target, guard)
+
+
+def mutate(tmp_path: Path, edit: str) -> Path:
+    """Copy specs/ to ``tmp_path`` and apply one edit to the copy's order.toml; the copy's directory."""
+    spec_dir = tmp_path / "specs"
+    shutil.copytree(SPECS, spec_dir)
+    path = spec_dir / "order.toml"
+    chunks = _chunks(path.read_text(encoding="utf-8"))
+    if edit == "drop_late_fill":
+        kept = [c for c in chunks if not _is_row(c, "canceled", "fill", "filled", "completes")]
+        assert len(kept) == len(chunks) - 1
+        chunks = kept
+    elif edit == "filled_to_accepted":
+        chunks.append(
+            '\n[[transition]]\nsource = "filled"\nevent = "ack"\ntarget = "accepted"\n'
+            'note = "a late ack after a fill before ack"\n'
+        )
+    elif edit == "transport_rejects":
+        hits = [i for i, c in enumerate(chunks) if _is_row(c, "submitting", "transport_error", "unknown")]
+        assert len(hits) == 1
+        chunks[hits[0]] = chunks[hits[0]].replace('target = "unknown"', 'target = "rejected"')
+    else:
+        raise AssertionError(edit)
+    path.write_text("".join(chunks), encoding="utf-8")
+    return spec_dir
+
+
+def violation(report: Report, invariant: str) -> Violation:
+    """The report's violation of ``invariant`` (fails the test, showing the report, when there is none)."""
+    for v in report.violations:
+        if v.invariant == invariant:
+            return v
+    pytest.fail(f"no {invariant} violation:\n{render_report(report)}")
+
+
+def changed_rows(spec_dir: Path) -> list[str]:
+    """Conformance of the broken spec against the original spec's compiled table."""
+    original = compile_spec(load_spec(SPECS / "order.toml"))
+    return differences(load_spec(spec_dir / "order.toml"), original)
+
+
+def test_unbroken_copy_has_none_of_the_mutants_violations(tmp_path: Path) -> None:
+    spec_dir = tmp_path / "specs"
+    shutil.copytree(SPECS, spec_dir)
+    report = check(spec_dir, DEPTH)
+    found = {v.invariant for v in report.violations}
+    assert not found & {"terminal_states_absorb", "transport_errors_never_definitive"}
+    assert not found & {"one_live_order_per_intent", "unknown_resolved_before_resubmit"}
+    for v in report.violations:
+        assert "fill refused in canceled" not in render_violation(v)
+    assert not changed_rows(spec_dir)
+
+
+def test_removing_the_late_fill_row_breaks_reconcile_convergence(tmp_path: Path) -> None:
+    spec_dir = mutate(tmp_path, "drop_late_fill")
+    report = check(spec_dir, DEPTH)
+    v = violation(report, "reconcile_converges")
+    text = render_violation(v)
+    # the venue filled the order after confirming the cancel; the bot is canceled and refuses the last fill
+    last = v.trace[-1].state.attempts[0]
+    assert (last.local, last.venue) == ("canceled", "filled")
+    assert len(last.applied) < last.vfilled
+    assert "fill refused in canceled" in v.trace[-1].action, text
+    assert any("then confirms the cancel" in s.action for s in v.trace), text
+    assert v.trace[0].action == "initial"
+    # caught by convergence, not by the row checks: the spec's own invariants all still hold
+    assert {x.invariant for x in report.violations} == {"reconcile_converges"}
+    assert changed_rows(spec_dir) == [
+        "order: transition canceled --fill[completes]--> filled is in the code but not in the spec"
+    ]
+
+
+def test_a_row_from_filled_to_accepted_breaks_terminal_absorption(tmp_path: Path) -> None:
+    spec_dir = mutate(tmp_path, "filled_to_accepted")
+    report = check(spec_dir, DEPTH)
+    v = violation(report, "terminal_states_absorb")
+    assert "filled --ack--> accepted" in v.detail
+    step = v.trace[-1]
+    assert "ack: filled -> accepted" in step.action
+    assert step.state.attempts[0].local == "accepted"
+    assert v.trace[-2].state.attempts[0].local == "filled"
+    assert changed_rows(spec_dir) == [
+        "order: transition filled --ack[None]--> accepted is in the spec but not in the code"
+    ]
+
+
+def test_transport_error_to_rejected_is_caught_with_a_shortest_trace(tmp_path: Path) -> None:
+    spec_dir = mutate(tmp_path, "transport_rejects")
+    report = check(spec_dir, DEPTH)
+    v = violation(report, "transport_errors_never_definitive")
+    assert [s.action.split(":")[0] for s in v.trace] == [
+        "initial",
+        "submit #1 (venue accepts)",
+        "transport error on #1's request",
+    ]
+    assert v.trace[-1].state.attempts[0].local == "rejected"
+    # the consequences the other invariants see: a resubmission with the first order still open at the venue
+    assert "rejected (by transport error)" in render_violation(
+        violation(report, "unknown_resolved_before_resubmit")
+    )
+    live = violation(report, "one_live_order_per_intent").trace[-1].state
+    assert [a.venue for a in live.attempts] == ["open", "open"]
+    assert sorted(changed_rows(spec_dir)) == [
+        "order: transition submitting --transport_error[None]--> rejected is in the spec but not in the code",
+        "order: transition submitting --transport_error[None]--> unknown is in the code but not in the spec",
+    ]
+
+
+def test_mutation_edits_touch_one_row(tmp_path: Path) -> None:
+    original = {r.key() for r in load_spec(SPECS / "order.toml").rows}
+    for n, edit in enumerate(("drop_late_fill", "filled_to_accepted", "transport_rejects")):
+        rows = {r.key() for r in load_spec(mutate(tmp_path / str(n), edit) / "order.toml").rows}
+        assert len(original ^ rows) in (1, 2), edit  # one row removed, added, or retargeted
