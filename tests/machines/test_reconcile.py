@@ -18,6 +18,8 @@ from eclipse.machines.reconcile import RECONCILE, ReconcileCycle, ReconcileMachi
 from eclipse.machines.spec import Row, find_spec_dir, load_spec
 from eclipse.machines.table import Runner, compile_spec
 
+from .kit import assert_broken_copy_caught, assert_invariants_covered, rename_guard, retarget
+
 SPEC = load_spec(find_spec_dir(Path(__file__)) / "reconcile.toml")
 
 
@@ -36,25 +38,13 @@ def test_class_conforms_to_spec() -> None:
     [
         pytest.param(lambda rows: rows[:-1], id="row-dropped"),
         pytest.param(lambda rows: (*rows, Row("backoff", "start", "fetching")), id="row-added"),
-        pytest.param(
-            lambda rows: tuple(
-                dataclasses.replace(r, target="idle") if r.event == "fetch_failed" else r for r in rows
-            ),
-            id="row-retargeted",
-        ),
-        pytest.param(
-            lambda rows: tuple(
-                dataclasses.replace(r, guard="due") if r.guard == "not_due" else r for r in rows
-            ),
-            id="guard-renamed",
-        ),
+        pytest.param(lambda rows: retarget(rows, "fetch_failed", "idle"), id="row-retargeted"),
+        pytest.param(lambda rows: rename_guard(rows, "not_due", "due"), id="guard-renamed"),
         pytest.param(lambda rows: tuple(reversed(rows)), id="guard-order-swapped"),
     ],
 )
 def test_broken_copy_is_caught(mutate: Callable[[tuple[Row, ...]], tuple[Row, ...]]) -> None:
-    broken = dataclasses.replace(SPEC, rows=mutate(SPEC.rows))
-    assert differences(SPEC, compile_spec(broken)) != []
-    assert differences(broken, RECONCILE) != []
+    assert_broken_copy_caught(SPEC, RECONCILE, mutate(SPEC.rows))
 
 
 def test_broken_flags_are_caught() -> None:
@@ -89,13 +79,8 @@ def test_invariant_backoff_waits_for_the_clock_in_the_table() -> None:
 
 
 def test_every_invariant_is_covered_by_its_suites() -> None:
-    here = Path(__file__).read_text(encoding="utf-8")
-    props = (Path(__file__).parent / "test_reconcile_properties.py").read_text(encoding="utf-8")
-    for inv in SPEC.invariants:
-        if "conformance" in inv.suites:
-            assert inv.name in here, inv.name
-        if "property" in inv.suites:
-            assert inv.name in props, inv.name
+    here = Path(__file__)
+    assert_invariants_covered(SPEC, here, here.parent / "test_reconcile_properties.py")
 
 
 _EVENTS = sorted({r.event for r in SPEC.rows})
