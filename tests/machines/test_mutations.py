@@ -146,3 +146,26 @@ def test_mutation_edits_touch_one_row(tmp_path: Path) -> None:
     for n, edit in enumerate(("drop_late_fill", "filled_to_accepted", "transport_rejects")):
         rows = {r.key() for r in load_spec(mutate(tmp_path / str(n), edit) / "order.toml").rows}
         assert len(original ^ rows) in (1, 2), edit  # one row removed, added, or retargeted
+
+
+def test_orange_relaxing_straight_to_green_is_caught(tmp_path: Path) -> None:
+    """A posture row ORANGE --relax--> GREEN (skipping YELLOW's hysteresis window) breaks no_flapping and
+    leaves the posture below the level the debt calls for; conformance names the changed row."""
+    spec_dir = tmp_path / "specs"
+    shutil.copytree(SPECS, spec_dir)
+    path = spec_dir / "posture.toml"
+    chunks = _chunks(path.read_text(encoding="utf-8"))
+    hits = [i for i, c in enumerate(chunks) if _is_row(c, "orange", "relax", "yellow")]
+    assert len(hits) == 1
+    chunks[hits[0]] = chunks[hits[0]].replace('target = "yellow"', 'target = "green"')
+    path.write_text("".join(chunks), encoding="utf-8")
+    report = check(spec_dir, DEPTH)
+    v = violation(report, "no_flapping")
+    assert "orange -> green" in v.detail
+    assert v.trace[-2].state.posture == "orange"
+    assert v.trace[-1].state.posture == "green"
+    assert violation(report, "escalation_immediate")
+    original = compile_spec(load_spec(SPECS / "posture.toml"))
+    diffs = differences(load_spec(path), original)
+    assert diffs
+    assert any("orange" in d and "green" in d for d in diffs), diffs

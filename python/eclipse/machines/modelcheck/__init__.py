@@ -1,4 +1,5 @@
-"""Exhaustive bounded model check of the order lifecycle (``specs/order.toml``) under a faulty venue channel.
+"""Exhaustive bounded model check of the order lifecycle (``specs/order.toml``) under a faulty venue channel,
+composed with the risk posture (``specs/posture.toml``).
 
 What is explored (the abstract state is in :mod:`~eclipse.machines.modelcheck.world`, the rules in
 :mod:`~eclipse.machines.modelcheck.model`): one intent's orders, each driven by the order machine's table
@@ -26,24 +27,30 @@ venue still), at most K = 2 reconcile cycles make each attempt's belief (state, 
 equal the venue's truth. A report delivered later leads to another reachable state, checked the same way.
 Advisories are properties the spec does not promise (yet); they are reported and do not fail the check.
 
-Depth. Measured on the 2-core machine over the spec as of this writing (states: distinct abstract states
-within the depth; one run per row)::
+Posture. When ``posture.toml`` is in the spec directory, the risk posture machine compiled from it is composed
+in (:mod:`~eclipse.machines.modelcheck.posture`): an abstract belief debt (open contradictions in the world)
+drives the posture as ``PostureController`` does, a ``time passes`` action counts calm and warmup ticks, and
+its invariants ``never_blocks_exits_or_protection``, ``escalation_immediate``, ``no_flapping`` and
+``warmup_before_normal`` are checked in every reachable state or transition. The report names the postures
+visited. The order invariants and convergence ignore the posture, so each order part is judged once.
 
-    depth    states  transitions   seconds
-        4       315          643       0.0
-        8     9,270       29,281       0.3
-       10    45,790      165,470       1.9
-       12   137,000      660,863       6.1
-       14   218,103    1,352,816      15.8
-       16   249,319    1,702,211      18.6
-       20   254,197    1,806,479      18.4   (no new state at depth 21: the diameter is 20)
-       24   254,197    1,806,511      17.0   exhausted
+Depth. Measured on the 2-core machine over the specs as of this writing (states: distinct abstract states
+within the depth; the order machine alone had 254,197 states, diameter 20, ~18 s)::
 
-Growth is ~3x per level up to depth 12 and then saturates: the bounded abstraction (2 units, 2 attempts,
-3 reports in flight) has ~254,000 reachable states, all within 20 actions. DEFAULT_DEPTH = 24 therefore
-explores *every* reachable state (the report says "state space exhausted"), i.e. every interleaving of every
-sequence of actions, not merely those of length <= D, in ~20 s, with 4 levels of margin for spec edits that
-lengthen the longest path; when a change makes the space grow past the bound the report says "bounded".
+    depth    states (order x posture)
+        4       360
+        8    14,870
+       12   256,607
+       16   707,493
+       20   779,473
+       22   779,763   (no new state at depth 23: the diameter is 22)
+       24   779,763   exhausted, 5,921,517 transitions, 57 s
+
+The posture part multiplies the order part by ~3 (posture, calm ticks 0..H-1, warmup ticks), so the whole
+reachable space (~780,000 states, all within 22 actions) is explored by DEFAULT_DEPTH = 24 in just under a
+minute (each order part's successors are computed once and reused for every posture part it meets); lowering
+the depth would not help much (most states lie at depths 12-18). When a change makes the space grow past the
+bound the report says "bounded" instead of "state space exhausted".
 """
 
 from __future__ import annotations
@@ -56,7 +63,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eclipse.machines.modelcheck.model import Model, ModelError
-from eclipse.machines.modelcheck.world import RECONCILE_CYCLES, Fault, World, render_world
+from eclipse.machines.modelcheck.posture import POSTURES, PostureModel
+from eclipse.machines.modelcheck.world import RECONCILE_CYCLES, Fault, Successor, World, render_world
 from eclipse.machines.spec import SpecError, find_spec_dir, load_spec
 
 __all__ = [
@@ -72,7 +80,7 @@ __all__ = [
 ]
 
 DEFAULT_DEPTH = 24
-"""Exhausts the reachable state space (diameter 20; see the module docstring for the measurement)."""
+"""Exhausts the reachable state space (diameter 22 with the posture; see the module docstring)."""
 
 CONVERGENCE = "reconcile_converges"
 
@@ -107,6 +115,7 @@ class Report:
     max_reconcile_cycles: int = 0  # most cycles any reachable state needed to converge
     states_per_level: tuple[int, ...] = ()
     seconds: float = 0.0
+    postures_visited: tuple[str, ...] = ()  # posture states reached (empty without posture.toml)
 
     @property
     def ok(self) -> bool:
@@ -125,31 +134,43 @@ def _trace(parent: dict[World, tuple[World | None, str]], w: World) -> list[Step
     return steps
 
 
+def _cancels(succ: list[Successor]) -> frozenset[int]:
+    """The attempts (0-based) a ``cancel_request`` is offered for among ``succ``."""
+    return frozenset(int(s.action[8:].split(" ", 1)[0]) - 1 for s in succ if s.action.startswith("cancel #"))
+
+
 def check(spec_dir: Path, depth: int = DEFAULT_DEPTH) -> Report:
-    """Explore every sequence of at most ``depth`` actions over the order spec in ``spec_dir``; the first
-    violation of each invariant comes with a shortest trace."""
+    """Explore every sequence of at most ``depth`` actions over the order spec in ``spec_dir`` composed with
+    its posture spec (when ``posture.toml`` is there); the first violation of each invariant comes with a
+    shortest trace."""
     if depth < 0:
         raise ValueError(f"depth must be >= 0, got {depth}")
     path = spec_dir / "order.toml"
     if not path.is_file():
         raise SpecError(f"{spec_dir}: no order.toml (the order machine) to check")
     model = Model.of(load_spec(path))
+    posture_path = spec_dir / "posture.toml"
+    pm = PostureModel.of(load_spec(posture_path)) if posture_path.is_file() else None
     started = time.perf_counter()
     found: dict[str, Violation] = {}
     advised: dict[str, Violation] = {}
-    init = model.initial()
+    init = model.initial() if pm is None else pm.initial(model, model.initial())
     parent: dict[World, tuple[World | None, str]] = {init: (None, "initial")}
+    judged: set[World] = set()  # order parts already judged (the order invariants ignore the posture)
     most_cycles = 0
 
     def judge(w: World) -> None:
         nonlocal most_cycles
-        for f in model.state_faults(w):
-            if f.invariant not in found:
-                found[f.invariant] = Violation(f.invariant, tuple(_trace(parent, w)), f.detail)
-        for f in model.advisories(w):
+        bare = w.orders
+        if bare in judged:
+            return
+        judged.add(bare)
+        for f in model.state_faults(bare):
+            record(f, w)
+        for f in model.advisories(bare):
             if f.invariant not in advised:
                 advised[f.invariant] = Violation(f.invariant, tuple(_trace(parent, w)), f.detail)
-        cycles, steps = model.converge(w)
+        cycles, steps = model.converge(bare)
         if cycles is None:
             if CONVERGENCE not in found:
                 trace = (*_trace(parent, w), *(Step(a, s) for a, s in steps))
@@ -160,27 +181,85 @@ def check(spec_dir: Path, depth: int = DEFAULT_DEPTH) -> Report:
         else:
             most_cycles = max(most_cycles, cycles)
 
-    def record(f: Fault, w: World, action: str, nxt: World) -> None:
+    def record(f: Fault, w: World, action: str = "", nxt: World | None = None) -> None:
         if f.invariant not in found:
-            trace = (*_trace(parent, w), Step(action, nxt))
-            found[f.invariant] = Violation(f.invariant, trace, f.detail)
+            trace = _trace(parent, w) if nxt is None else (*_trace(parent, w), Step(action, nxt))
+            found[f.invariant] = Violation(f.invariant, tuple(trace), f.detail)
+
+    transitions = 0
+
+    def visit(w: World, action: str, nxt: World, faults: tuple[Fault, ...]) -> bool:
+        nonlocal transitions
+        transitions += 1
+        for f in faults:
+            record(f, w, action, nxt)
+        if nxt in parent:
+            return False
+        parent[nxt] = (w, action)
+        judge(nxt)
+        return True
 
     judge(init)
+    # the hot path's view of ``parent``: (id of the order part, posture state, calm, warm) of each world seen
+    ids: dict[World, int] = {init.orders: 0}
+    seen = {(0, init.posture, init.calm, init.warm)}
+    expansions: dict[
+        tuple[World, bool], tuple[frozenset[int], int, list[tuple[Successor, int, int]], bool]
+    ] = {}
+    gates: dict[str, bool] = {}
     frontier = [init]
     levels = [1]
-    transitions = 0
+    visited: set[str] = {init.posture} if pm else set()
     exhausted = False
     for _ in range(depth):
         nxt: list[World] = []
+        groups: dict[tuple[World, bool], list[World]] = {}
         for w in frontier:
-            for s in model.successors(w):
-                transitions += 1
-                for f in s.faults:
-                    record(f, w, s.action, s.world)
-                if s.world not in parent:
-                    parent[s.world] = (w, s.action)
-                    judge(s.world)
-                    nxt.append(s.world)
+            gate = gates.get(w.posture)
+            if gate is None:
+                gate = gates[w.posture] = pm is None or pm.exits_allowed(w.posture)
+            groups.setdefault((w.orders, gate), []).append(w)
+        for (bare, exits), members in groups.items():
+            if pm is None:
+                succ = model.successors(bare, exits)
+                nxt.extend(s.world for s in succ if visit(bare, s.action, s.world, s.faults))
+                continue
+            cached = expansions.get((bare, exits))
+            if cached is None:  # an order part reached again at a later level (with another posture part)
+                succ = model.successors(bare, exits)
+                cancels = _cancels(succ)
+                cached = expansions[bare, exits] = (
+                    cancels,
+                    pm.debt(model, bare),
+                    [(s, pm.debt(model, s.world), ids.setdefault(s.world, len(ids))) for s in succ],
+                    any(i not in cancels for i in model.live(bare)),
+                )
+            cancels, debt, moves, blocked = cached
+            for w in members:
+                ps = (w.posture, w.calm, w.warm)
+                for f in (
+                    pm.state_faults(model, w, debt, cancels) if blocked else pm.escalation_faults(ps[0], debt)
+                ):
+                    record(f, w)
+                for s, d, sid in moves:
+                    (p, calm, warm), faults, log = pm.update(ps, d, False)
+                    key = (sid, p, calm, warm)
+                    if key in seen and not faults and not s.faults:
+                        transitions += 1  # the hot path: a known state, nothing broken, nothing to build
+                        continue
+                    seen.add(key)
+                    after = World(s.world.attempts, s.world.channel, p, calm, warm)
+                    label = f"{s.action}; {'; '.join(log)}" if log else s.action
+                    if visit(w, label, after, (*s.faults, *faults)):
+                        nxt.append(after)
+                (p, calm, warm), faults, log = pm.update(ps, debt, True)
+                if (p, calm, warm) != ps or faults:
+                    seen.add((ids[bare], p, calm, warm))
+                    after = World(w.attempts, w.channel, p, calm, warm)
+                    label = f"time passes (debt {debt}): " + ("; ".join(log) or f"calm {calm}, warmup {warm}")
+                    if visit(w, label, after, faults):
+                        nxt.append(after)
+        visited.update(w.posture for w in nxt if w.posture)
         frontier = nxt
         if not nxt:
             exhausted = True
@@ -196,6 +275,7 @@ def check(spec_dir: Path, depth: int = DEFAULT_DEPTH) -> Report:
         max_reconcile_cycles=most_cycles,
         states_per_level=tuple(levels),
         seconds=time.perf_counter() - started,
+        postures_visited=tuple(p for p in POSTURES if p in visited),
     )
 
 
@@ -219,6 +299,8 @@ def render_report(report: Report) -> str:
         if CONVERGENCE not in {v.invariant for v in report.violations}
         else f"reconcile: does NOT converge within {RECONCILE_CYCLES} cycles from some state",
     ]
+    if report.postures_visited:
+        lines.append(f"posture: composed; postures visited: {', '.join(report.postures_visited)}")
     lines.extend(render_violation(v) for v in report.violations)
     lines.extend(render_violation(v, "ADVISORY (not in the spec, does not fail)") for v in report.advisories)
     lines.append("result: OK" if report.ok else f"result: FAILED ({len(report.violations)} invariant(s))")

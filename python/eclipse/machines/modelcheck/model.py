@@ -209,6 +209,16 @@ class Model:
                 out.append(Fault("trade_id_applied_once", f"#{i}: trade ids applied {list(a.applied)}"))
         return out
 
+    def live(self, w: World) -> list[int]:
+        """The attempts (0-based) the bot may cancel: not terminal, and the spec has a ``cancel_request`` row
+        from their state (the posture must never withhold that command)."""
+        rows, terminal = self.machine.rows_for, self.machine.terminal
+        return [
+            i
+            for i, a in enumerate(w.attempts)
+            if a.local not in terminal and (a.local, "cancel_request") in rows
+        ]
+
     def advisories(self, w: World) -> list[Fault]:
         """Properties the spec does not (yet) promise, reported without failing the check."""
         total = sum(a.vfilled for a in w.attempts)
@@ -218,9 +228,11 @@ class Model:
         return []
 
     # --- actions ----------------------------------------------------------------------------------------
-    def successors(self, w: World) -> list[Successor]:
-        """Every action possible in ``w``: the bot's commands, the venue's moves, the channel's deliveries and
-        faults, resubmission and reconcile. Actions that change nothing are left out."""
+    def successors(self, w: World, exits_allowed: bool = True) -> list[Successor]:
+        """Every action possible in ``w`` (the order part: its posture fields must be empty): the bot's
+        commands, the venue's moves, the channel's deliveries and faults, resubmission and reconcile. Actions
+        that change nothing are left out. ``exits_allowed`` is the posture's gate on the bot's exit and
+        protection commands (``cancel_request``): withheld when False."""
         out: list[Successor] = []
 
         def add(action: str, world: World, faults: list[Fault], log: list[str]) -> None:
@@ -233,7 +245,7 @@ class Model:
                 out.append(Successor(f"{action}: {'; '.join(log)}" if log else action, world, tuple(faults)))
 
         for i, a in enumerate(w.attempts):
-            self._commands(w, i, a, add)
+            self._commands(w, i, a, add, exits_allowed)
             self._venue_moves(w, i, a, add)
         self._channel_moves(w, add)
         terminal = self.machine.terminal
@@ -253,10 +265,12 @@ class Model:
             add(label, world, list(reconcile_faults), [])
         return out
 
-    def _commands(self, w: World, i: int, a: Attempt, add: _Add) -> None:
+    def _commands(self, w: World, i: int, a: Attempt, add: _Add, exits_allowed: bool) -> None:
         n = i + 1
         ctx = (len(a.applied), a.qty)
         for event in ("submit", "cancel_request", TRANSPORT_ERROR):
+            if event == "cancel_request" and not exits_allowed:
+                continue  # closed by the posture gate (never_blocks_exits_or_protection forbids it)
             if event == TRANSPORT_ERROR and a.local not in self.machine.in_flight:
                 continue  # a transport error needs a request in flight
             faults: list[Fault] = []

@@ -94,10 +94,21 @@ class Msg(NamedTuple):
 
 
 class World(NamedTuple):
-    """One abstract state: the intent's attempts, oldest first, and the reports in flight (sorted)."""
+    """One abstract state: the intent's attempts, oldest first, and the reports in flight (sorted); with the
+    posture machine composed, its state, the calm ticks counted toward a step down and the warmup ticks
+    (``posture`` is empty in the order machine's own worlds, see :mod:`~eclipse.machines.modelcheck.posture`).
+    """
 
     attempts: tuple[Attempt, ...]
     channel: tuple[Msg, ...]
+    posture: str = ""
+    calm: int = 0
+    warm: int = 0
+
+    @property
+    def orders(self) -> World:
+        """The order part alone (the posture fields at their defaults)."""
+        return World(self.attempts, self.channel) if self.posture else self
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +147,8 @@ def render_world(w: World) -> str:
             f" | venue {a.venue} {a.vfilled}/{a.vqty}"
         )
     channel = ", ".join(render_msg(m) for m in w.channel) or "empty"
-    return "; ".join(parts) + f"; in flight: {channel}"
+    posture = f"; posture {w.posture} (calm {w.calm}, warmup {w.warm})" if w.posture else ""
+    return "; ".join(parts) + f"; in flight: {channel}{posture}"
 
 
 def put(w: World, i: int, a: Attempt) -> tuple[Attempt, ...]:
