@@ -272,32 +272,33 @@ mod tests {
         sig.unwrap()
     }
 
+    const N: i64 = 600;
+
+    /// A steady trend of `slope` per minute with a 5-minute upward burst at the end, ~0.05% bar ranges and a
+    /// volume spike during the burst: returns the last signal.
+    fn trend_then_burst(cfg: &ScorerConfig, slope: f64) -> Signal {
+        let price = |m: i64| {
+            let burst = if m > N - 5 {
+                0.004 * (m - N + 5) as f64
+            } else {
+                0.0
+            };
+            100.0 * (1.0 + slope * m as f64 + burst)
+        };
+        let volume = |m: i64| {
+            if m > N - 5 {
+                500.0
+            } else {
+                100.0 + (m % 7) as f64
+            }
+        };
+        run(cfg, N, price, 0.0005, volume)
+    }
+
     #[test]
     fn uptrend_with_a_volume_burst_goes_long() {
         let cfg = ScorerConfig::micro();
-        let n = 600;
-        let sig = run(
-            &cfg,
-            n,
-            |m| {
-                100.0
-                    * (1.0
-                        + 0.0004 * m as f64
-                        + if m > n - 5 {
-                            0.004 * (m - n + 5) as f64
-                        } else {
-                            0.0
-                        })
-            },
-            0.0005,
-            |m| {
-                if m > n - 5 {
-                    500.0
-                } else {
-                    100.0 + (m % 7) as f64
-                }
-            },
-        );
+        let sig = trend_then_burst(&cfg, 0.0004);
         assert_ne!(sig.regime, Regime::Low, "{}", sig.explain());
         assert_eq!(sig.direction, 1, "{}", sig.explain());
         assert!(sig.blocked.is_none());
@@ -310,29 +311,7 @@ mod tests {
 
     #[test]
     fn counter_trend_burst_is_blocked_by_the_trend_gate() {
-        let cfg = ScorerConfig::micro();
-        let n = 600;
-        let sig = run(
-            &cfg,
-            n,
-            |m| {
-                100.0
-                    * (1.0 - 0.0004 * m as f64
-                        + if m > n - 5 {
-                            0.004 * (m - n + 5) as f64
-                        } else {
-                            0.0
-                        })
-            },
-            0.0005,
-            |m| {
-                if m > n - 5 {
-                    500.0
-                } else {
-                    100.0 + (m % 7) as f64
-                }
-            },
-        );
+        let sig = trend_then_burst(&ScorerConfig::micro(), -0.0004);
         assert_eq!(sig.candidate, 1, "{}", sig.explain());
         assert_eq!(sig.blocked, Some(Block::TrendGate), "{}", sig.explain());
         assert_eq!(sig.direction, 0);
@@ -340,27 +319,7 @@ mod tests {
             trend_mode: TrendMode::Vote,
             ..ScorerConfig::micro()
         };
-        let sig = run(
-            &vote,
-            n,
-            |m| {
-                100.0
-                    * (1.0 - 0.0004 * m as f64
-                        + if m > n - 5 {
-                            0.004 * (m - n + 5) as f64
-                        } else {
-                            0.0
-                        })
-            },
-            0.0005,
-            |m| {
-                if m > n - 5 {
-                    500.0
-                } else {
-                    100.0 + (m % 7) as f64
-                }
-            },
-        );
+        let sig = trend_then_burst(&vote, -0.0004);
         assert_ne!(
             sig.blocked,
             Some(Block::TrendGate),
