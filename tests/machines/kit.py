@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from statemachine import StateMachine
+from statemachine.exceptions import TransitionNotAllowed
+
 from eclipse.machines.conformance import differences
 from eclipse.machines.spec import Row, Spec
-from eclipse.machines.table import CompiledMachine, compile_spec
+from eclipse.machines.table import CompiledMachine, Runner, compile_spec
 
 
 def retarget(rows: tuple[Row, ...], event: str, target: str) -> tuple[Row, ...]:
@@ -36,3 +39,18 @@ def assert_invariants_covered(spec: Spec, conformance_tests: Path, property_test
             assert inv.name in here, f"{inv.name}: no conformance test names it"
         if "property" in inv.suites:
             assert inv.name in props, f"{inv.name}: no property test names it"
+
+
+def assert_runner_matches_class(
+    sm: StateMachine, runner: Runner, event: str, ctx: object, **kwargs: object
+) -> None:
+    """One step of the differential test: the table runner and python-statemachine's own ``send`` accept or
+    refuse ``event`` alike and end in the same state (``kwargs`` are what the class's guards receive)."""
+    out = runner.fire(event, ctx)
+    try:
+        sm.send(event, **kwargs)
+        accepted = True
+    except TransitionNotAllowed:
+        accepted = False
+    assert accepted == out.accepted, (event, ctx, out)
+    assert [s.id for s in sm.configuration] == [runner.state]
