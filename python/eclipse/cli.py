@@ -1,5 +1,5 @@
 """The ``eclipse`` command: ``signals`` (replay 1m bars through the strategy), ``audit report``, ``params``,
-``run`` and ``--version``.
+``sim-venue`` (the exchange simulator), ``run`` and ``--version``.
 
 This is the only module that reads ``os.environ``; everything below it receives the mapping.
 """
@@ -101,6 +101,27 @@ def build_parser() -> argparse.ArgumentParser:
     readme = specs_sub.add_parser("readme", help="print (or --write) the generated specs/README.md")
     readme.add_argument("--write", action="store_true", help="rewrite specs/README.md in place")
     readme.set_defaults(func=_cmd_specs_readme)
+
+    simv = sub.add_parser(
+        "sim-venue", help="run the exchange simulator (Binance / Coinbase REST on loopback)"
+    )
+    simv.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    simv.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    simv.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="SYMBOL=PATH",
+        help=f"OHLCV or trades CSV per symbol (repeatable); default: embedded {EMBEDDED_DATASET} as BTCUSDT",
+    )
+    pace = simv.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    pace.add_argument("--stepped", action="store_true", help="market time moves only via POST /_sim/step")
+    simv.add_argument("--db", type=Path, help="SQLite state file (default: in memory, lost at exit)")
+    simv.add_argument("--seed", type=int, default=0, help="seed of the fault injector (default 0)")
+    simv.add_argument("--faults", help="fault plan: a JSON file or inline JSON")
+    simv.add_argument("--log-requests", action="store_true", help="log every request to stderr")
+    simv.set_defaults(func=_cmd_sim_venue)
 
     run = sub.add_parser("run", help="the trading daemon (not in this release)")
     run.set_defaults(func=_cmd_run)
@@ -223,6 +244,71 @@ def _cmd_audit_report(args: argparse.Namespace, env: Mapping[str, str], out: Tex
 def _cmd_params(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     profiles = (args.profile,) if args.profile else PROFILES
     print(render_params_table(describe_params(profiles)), file=out)
+    return 0
+
+
+def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    import asyncio
+    import contextlib
+    import logging
+
+    from eclipse.venues.sim.config import DEFAULT_KEY, DEFAULT_SECRET, SimConfig, parse_data_sources
+    from eclipse.venues.sim.faults import load_fault_plan
+
+    try:
+        config = SimConfig(
+            host=args.host,
+            port=args.port,
+            data=parse_data_sources(args.data),
+            speed=args.speed,
+            stepped=args.stepped,
+            db_path=str(args.db) if args.db is not None else None,
+            seed=args.seed,
+            faults=load_fault_plan(args.faults) if args.faults else None,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    if args.log_requests:
+        handler = logging.StreamHandler(err)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        sim_log = logging.getLogger("eclipse.sim")
+        sim_log.addHandler(handler)
+        sim_log.setLevel(logging.INFO)
+    if not config.data:
+        print(
+            f"using the embedded dataset {EMBEDDED_DATASET} as BTCUSDT; --data SYMBOL=PATH for another",
+            file=err,
+        )
+
+    async def serve() -> None:
+        import signal
+
+        from eclipse.venues.sim.runner import start_server
+
+        server = await start_server(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # platforms without signals
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        mode = "stepped (POST /_sim/step)" if config.stepped else f"replay x{config.speed:g}"
+        print(f"eclipse sim-venue serving on {server.url}  [{mode}]", file=out)
+        print(
+            f"  api key: {DEFAULT_KEY}   secret: {DEFAULT_SECRET}   (the fixed, public test pair)", file=out
+        )
+        print(
+            "  Binance USD-M /fapi, spot /api/v3, Coinbase /api/v3/brokerage, control /_sim; Ctrl-C stops",
+            file=out,
+        )
+        out.flush()
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+            print("eclipse sim-venue stopped", file=err)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
     return 0
 
 

@@ -28,6 +28,9 @@ EXPECTED_KNOBS = {
     "SCALPER_VOL_RATIO_MAX_DROP", "SCALPER_CONFIDENCE_POWER", "SCALPER_CONFIDENCE_MIN",
     "SCALPER_CONFIDENCE_MAX", "SCALPER_CONFIDENCE_DIAG", "ENTRY_MIN_CONFIDENCE", "SCALPER_DEBUG_FORCE_ENTRY",
     "SCALPER_AUDIT", "SCALPER_AUDIT_COOLDOWN_SEC", "SCALPER_AUDIT_PATH",
+    # venue layer (eclipse.config.venue_knobs)
+    "EXCHANGE_ADAPTER", "SCALPER_DRY_RUN", "VENUE_API_URL", "VENUE_TIMEOUT_MS", "VENUE_RECV_WINDOW_MS",
+    "VENUE_WEIGHT_BUDGET_PCT",
 }  # fmt: skip
 
 # Defaults the original README documents ("Guard Defaults", "Volatility Regime", "Volume-weighted
@@ -87,7 +90,7 @@ def test_every_knob_is_documented(param: Param) -> None:
     assert param.doc.strip()
     assert "\n" not in param.doc
     assert len(param.doc) <= 120
-    assert param.type in {"bool", "int", "float", "choice", "hours", "path"}
+    assert param.type in {"bool", "int", "float", "choice", "hours", "path", "url"}
     assert param.parser.expected.strip()
 
 

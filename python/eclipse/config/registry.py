@@ -23,6 +23,7 @@ from eclipse.config.parsers import (
     int_parser,
     path_parser,
 )
+from eclipse.config.venue_knobs import venue_params
 from eclipse.strategy.sessions import SessionHours
 
 __all__ = [
@@ -62,7 +63,7 @@ class Param:
 
     @property
     def type(self) -> str:
-        """The value type: bool, int, float, choice, hours or path."""
+        """The value type: bool, int, float, choice, hours, path or url."""
         return self.parser.kind
 
     @property
@@ -335,6 +336,8 @@ REGISTRY: tuple[Param, ...] = (
         "none",
         "audit CSV file (parent directories are created)",
     ),
+    # --- venue layer (eclipse.config.venue_knobs) ---
+    *venue_params(Param),
 )
 
 _BY_NAME: Mapping[str, Param] = MappingProxyType({p.name: p for p in REGISTRY})
