@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2 s per phase (CI)")
     ap.add_argument("--seconds", type=float, default=None, help="seconds per phase (default 10; quick 2)")
-    ap.add_argument("--connections", type=int, default=16, help="raw client keep-alive connections")
-    ap.add_argument("--ccxt-tasks", type=int, default=16, help="concurrent create_order tasks through ccxt")
+    ap.add_argument("--connections", type=int, default=4, help="raw client keep-alive connections")
+    ap.add_argument("--ccxt-tasks", type=int, default=8, help="concurrent create_order tasks through ccxt")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
@@ -154,13 +154,22 @@ def main(argv: list[str] | None = None) -> int:
         host, port = url.removeprefix("http://").rsplit(":", 1)
         rows = []
         for name, mode in (("raw market", "market"), ("raw limit+cancel", "limit-cancel")):
-            flow = OrderFlow(
-                DEFAULT_KEY, DEFAULT_SECRET, symbol="BTCUSDT", qty="0.006", mode=mode, far_price="20000"
-            )
+
+            def flows(i: int, mode: str = mode) -> OrderFlow:
+                return OrderFlow(
+                    DEFAULT_KEY,
+                    DEFAULT_SECRET,
+                    symbol="BTCUSDT",
+                    qty="0.006",
+                    mode=mode,
+                    far_price="20000",
+                    tag=f"w{i}",
+                )
+
             cpu0 = _cpu_seconds(child.pid)
             r = asyncio.run(
                 run_raw_load(
-                    host, int(port), flow, connections=args.connections, seconds=seconds, max_requests=10**9
+                    host, int(port), flows, connections=args.connections, seconds=seconds, max_requests=10**9
                 )
             )
             rows.append(_row(name, r, _cpu_seconds(child.pid) - cpu0))

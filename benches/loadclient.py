@@ -54,7 +54,7 @@ class OrderFlow:
     ``limit-cancel`` pairs (a resting limit far from the price, then its cancel by client id)."""
 
     def __init__(
-        self, api_key: str, secret: str, *, symbol: str, qty: str, mode: str, far_price: str
+        self, api_key: str, secret: str, *, symbol: str, qty: str, mode: str, far_price: str, tag: str = ""
     ) -> None:
         self._key = api_key
         self._secret = secret.encode()
@@ -62,6 +62,7 @@ class OrderFlow:
         self._qty = qty
         self._mode = mode
         self._far_price = far_price
+        self._tag = tag
         self._n = 0
 
     def _sign(self, body: str) -> str:
@@ -77,18 +78,18 @@ class OrderFlow:
             side = "BUY" if n % 2 else "SELL"
             body = (
                 f"symbol={self._symbol}&side={side}&type=MARKET&quantity={self._qty}"
-                f"&newClientOrderId=lb-{n}&newOrderRespType=RESULT&recvWindow=10000&timestamp={ts}"
+                f"&newClientOrderId=lb{self._tag}-{n}&newOrderRespType=RESULT&recvWindow=10000&timestamp={ts}"
             )
             return self._post("/fapi/v1/order", self._sign(body), host)
         pair = (n + 1) // 2
         if n % 2:
             body = (
                 f"symbol={self._symbol}&side=BUY&type=LIMIT&timeInForce=GTC&quantity={self._qty}"
-                f"&price={self._far_price}&newClientOrderId=lc-{pair}&recvWindow=10000&timestamp={ts}"
+                f"&price={self._far_price}&newClientOrderId=lc{self._tag}-{pair}&recvWindow=10000&timestamp={ts}"
             )
             return self._post("/fapi/v1/order", self._sign(body), host)
         query = self._sign(
-            f"symbol={self._symbol}&origClientOrderId=lc-{pair}&recvWindow=10000&timestamp={ts}"
+            f"symbol={self._symbol}&origClientOrderId=lc{self._tag}-{pair}&recvWindow=10000&timestamp={ts}"
         )
         return (
             f"DELETE /fapi/v1/order?{query} HTTP/1.1\r\nHost: {host}\r\nX-MBX-APIKEY: {self._key}\r\n\r\n"
@@ -139,16 +140,23 @@ async def _worker(
 
 
 async def run_raw_load(
-    host: str, port: int, flow: OrderFlow, *, connections: int, seconds: float, max_requests: int
+    host: str,
+    port: int,
+    flows: Callable[[int], OrderFlow],
+    *,
+    connections: int,
+    seconds: float,
+    max_requests: int,
 ) -> LoadResult:
-    """Drive ``connections`` keep-alive connections for ``seconds`` (or ``max_requests``) and measure."""
+    """Drive ``connections`` keep-alive connections for ``seconds`` (or ``max_requests``) and measure;
+    connection ``i`` sends the requests of ``flows(i)`` (so a limit and its cancel share a connection)."""
     result = LoadResult()
     count = [max_requests]
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     deadline = t0 + seconds
     await asyncio.gather(
-        *(_worker(host, port, flow.next_request, deadline, result, count) for _ in range(connections))
+        *(_worker(host, port, flows(i).next_request, deadline, result, count) for i in range(connections))
     )
     result.wall_s = time.perf_counter() - t0
     result.client_cpu_s = time.process_time() - cpu0

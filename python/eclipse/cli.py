@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -47,6 +47,21 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
     return value
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a plain integer >= ``minimum`` (argparse names the flag in its error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _version_text() -> str:
@@ -120,6 +135,34 @@ def build_parser() -> argparse.ArgumentParser:
     simv.add_argument("--db", type=Path, help="SQLite state file (default: in memory, lost at exit)")
     simv.add_argument("--seed", type=int, default=0, help="seed of the fault injector (default 0)")
     simv.add_argument("--faults", help="fault plan: a JSON file or inline JSON")
+    simv.add_argument(
+        "--weight-limit",
+        type=_int_at_least(1),
+        default=2400,
+        metavar="N",
+        help="request weight per minute and client before 429 (default 2400, as Binance USD-M)",
+    )
+    simv.add_argument(
+        "--order-limit-10s",
+        type=_int_at_least(1),
+        default=300,
+        metavar="N",
+        help="orders per 10 seconds before 429 (default 300)",
+    )
+    simv.add_argument(
+        "--order-limit-1m",
+        type=_int_at_least(1),
+        default=1200,
+        metavar="N",
+        help="orders per minute before 429 (default 1200)",
+    )
+    simv.add_argument(
+        "--start-offset-bars",
+        type=_int_at_least(0),
+        default=1440,
+        metavar="N",
+        help="bars of history before the replay's start (kline history; at most half the data; default 1440)",
+    )
     simv.add_argument("--log-requests", action="store_true", help="log every request to stderr")
     simv.set_defaults(func=_cmd_sim_venue)
 
@@ -265,6 +308,10 @@ def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO
             db_path=str(args.db) if args.db is not None else None,
             seed=args.seed,
             faults=load_fault_plan(args.faults) if args.faults else None,
+            weight_limit_1m=args.weight_limit,
+            order_limit_10s=args.order_limit_10s,
+            order_limit_1m=args.order_limit_1m,
+            start_offset_bars=args.start_offset_bars,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=err)
@@ -300,6 +347,11 @@ def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO
             "  Binance USD-M /fapi, spot /api/v3, Coinbase /api/v3/brokerage, control /_sim; Ctrl-C stops",
             file=out,
         )
+        print(
+            f"  limits: weight {config.weight_limit_1m}/min, orders {config.order_limit_10s}/10s and "
+            f"{config.order_limit_1m}/min; replay starts {config.start_offset_bars} bars into the data",
+            file=out,
+        )
         out.flush()
         try:
             await stop.wait()
@@ -307,8 +359,10 @@ def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO
             await server.stop()
             print("eclipse sim-venue stopped", file=err)
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
+    from eclipse.venues.sim.runner import new_event_loop
+
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(serve())
     return 0
 
 

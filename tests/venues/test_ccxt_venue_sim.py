@@ -4,6 +4,7 @@ and every simulator fault ending as the right VenueErrorKind (resolved by a look
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
@@ -313,5 +314,81 @@ def test_coinbase_surface(sim: SimServerThread) -> None:
         [fill] = await v.fetch_fills(CB)
         assert (fill.order_id, fill.qty, fill.side) == (buy.order_id, D("0.01"), Side.BUY)
         await expect(v.create_order(order(CB, "cb-3", OrderType.MARKET, qty=D("1000"))), K.INSUFFICIENT_FUNDS)
+
+    run(sim, "coinbase", scenario)
+
+
+def test_coinbase_market_data(sim: SimServerThread) -> None:
+    async def scenario(v: CcxtVenue) -> None:
+        ticker = await v.fetch_ticker(CB)
+        assert ticker.symbol == CB
+        assert ticker.bid is not None
+        assert ticker.ask is not None
+        assert ticker.bid < ticker.last < ticker.ask
+        assert ticker.ts_ms == control(sim, "GET", "/_sim/state")["market_time"]
+        bars = await v.fetch_ohlcv(CB, "1m", limit=5)
+        assert len(bars) == 5
+        assert bars[-1].close == float(ticker.last)
+        assert [b.ts_ms - bars[0].ts_ms for b in bars] == [0, 60_000, 120_000, 180_000, 240_000]
+        # the default 500 bars take two requests of at most 300 bars, seamlessly joined
+        before = len(control(sim, "GET", "/_sim/requests")["requests"])
+        many = await v.fetch_ohlcv(CB, "1m")
+        calls = control(sim, "GET", "/_sim/requests")["requests"][before:]
+        assert [c["path"].rsplit("/", 1)[-1] for c in calls] == ["candles", "candles"]
+        assert len(many) == 500
+        assert all(b.ts_ms - a.ts_ms == 60_000 for a, b in itertools.pairwise(many))
+        assert many[-5:] == bars
+        since = many[0].ts_ms
+        head = await v.fetch_ohlcv(CB, "1m", since_ms=since, limit=400)
+        assert head == many[:400]
+        assert len(await v.fetch_ohlcv(CB, "1h", limit=3)) == 3
+
+    run(sim, "coinbase", scenario)
+
+
+def test_coinbase_open_orders_and_lookup_by_client_id(
+    sim: SimServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("eclipse.venues.ccxt_venue._CB_PAGE", 2)  # so that a few orders span pages
+
+    async def scenario(v: CcxtVenue) -> None:
+        px = await last_price(v, CB)
+        assert await v.fetch_open_orders(CB) == []
+        placed = [
+            await v.create_order(order(CB, f"o-{i}", price=(px * D("0.9")).quantize(D("0.01")) - i))
+            for i in range(5)
+        ]
+        fill = await v.create_order(order(CB, "o-m", OrderType.MARKET))  # a sparse acknowledgement
+        assert (await v.fetch_order(CB, order_id=fill.order_id)).status is OrderStatus.FILLED
+        opened = await v.fetch_open_orders(CB)
+        assert sorted(o.order_id for o in opened) == sorted(o.order_id for o in placed)
+        assert all(o.status is OrderStatus.OPEN and o.symbol == CB for o in opened)
+        assert sorted(o.client_order_id or "" for o in await v.fetch_open_orders()) == [
+            f"o-{i}" for i in range(5)
+        ]
+
+        before = len(control(sim, "GET", "/_sim/requests")["requests"])
+        oldest = await v.fetch_order(CB, client_order_id="o-0")  # the 6th newest: on the third page
+        calls = control(sim, "GET", "/_sim/requests")["requests"][before:]
+        assert [c["path"] for c in calls] == ["/api/v3/brokerage/orders/historical/batch"] * 3
+        assert (oldest.order_id, oldest.status, oldest.price) == (
+            placed[0].order_id,
+            OrderStatus.OPEN,
+            placed[0].price,
+        )
+        assert (await v.fetch_order(CB, client_order_id="o-m")).filled == D("0.01")
+        await expect(v.fetch_order(CB, client_order_id="never-sent"), K.ORDER_NOT_FOUND)
+
+        # a reused client_order_id returns the original order (Coinbase's idempotency)
+        again = await v.create_order(order(CB, "o-1", price=placed[1].price))
+        assert again.order_id == placed[1].order_id
+        canceled = await v.cancel_order(CB, client_order_id="o-1")
+        assert (canceled.order_id, canceled.status) == (placed[1].order_id, OrderStatus.CANCELED)
+        await expect(v.cancel_order(CB, client_order_id="o-1"), K.ORDER_NOT_FOUND)
+        assert len(await v.fetch_open_orders(CB)) == 4
+
+        monkeypatch.setattr("eclipse.venues.ccxt_venue._CB_MAX_PAGES", 1)  # 4 open orders, 2 read
+        err = await expect(v.fetch_open_orders(CB), K.NOT_SUPPORTED)
+        assert "incomplete" in err.message
 
     run(sim, "coinbase", scenario)

@@ -9,7 +9,9 @@ and headers of that very response (captured per call through a context variable 
 
 Orders: the request's ``client_order_id`` is always sent (Binance ``newClientOrderId``, USD-M conditionals
 ``clientAlgoId``, Coinbase ``client_order_id``), so an OUTCOME_UNKNOWN can be resolved by
-:meth:`CcxtVenue.fetch_order`. Protection orders are USD-M STOP_MARKET / TAKE_PROFIT_MARKET algo orders with
+:meth:`CcxtVenue.fetch_order` (on Coinbase, which has no lookup by client id, by paging through List Orders).
+Coinbase candles are asked for by time window, at most 300 bars a request: longer ``fetch_ohlcv`` calls are
+split and joined. Protection orders are USD-M STOP_MARKET / TAKE_PROFIT_MARKET algo orders with
 ``reduceOnly`` + qty or ``closePosition``; spot venues refuse conditionals (NOT_SUPPORTED) and ignore
 ``reduce_only`` (a spot sell cannot open a short). On a timestamp error the venue resyncs its clock offset
 once and raises TIMESTAMP: resending is the router's decision.

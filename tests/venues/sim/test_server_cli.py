@@ -8,10 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from eclipse.cli import main
+from eclipse.market.bars import embedded_dataset
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -69,3 +73,100 @@ def test_sim_venue_usage_errors_exit_2(tmp_path: Path) -> None:
     assert main(["sim-venue", "--data", "nonsense"]) == 2
     assert main(["sim-venue", "--faults", '{"random": [{"fault": "nope"}]}']) == 2
     assert main(["sim-venue", "--speed", "2", "--stepped"]) == 2
+
+
+def _get(url: str, key: str, method: str = "GET") -> tuple[int, dict[str, object] | list[object]]:
+    """One request with ``key`` as the rate-limit client; (status, decoded body) even for an error."""
+    req = urllib.request.Request(url, method=method, headers={"X-MBX-APIKEY": key})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_sim_venue_limits_and_start_offset_flags() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eclipse.cli",
+            "sim-venue",
+            "--stepped",
+            "--weight-limit",
+            "20",
+            "--order-limit-10s",
+            "3",
+            "--order-limit-1m",
+            "2",
+            "--start-offset-bars",
+            "10",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "serving on http://127.0.0.1:" in line, line + (proc.stderr.read() if proc.stderr else "")
+        url = line.split("serving on ", 1)[1].split()[0]
+        banner = [proc.stdout.readline() for _ in range(3)]
+        assert (
+            "limits: weight 20/min, orders 3/10s and 2/min; replay starts 10 bars into the data" in banner[2]
+        )
+
+        # the replay starts 10 bars into the embedded data, then later by under a day so that the data's
+        # time of day matches market time (rebase by whole days): every bar up to there is history
+        status, state = _get(url + "/_sim/state", "k-state")
+        assert status == 200
+        assert isinstance(state, dict)
+        market_ms = int(str(state["market_time"]))
+        first_ms = int(embedded_dataset().ts_ms[0])
+        start_ms = first_ms + 10 * 60_000
+        history = 10 + (market_ms - start_ms) % 86_400_000 // 60_000
+        status, rows = _get(url + "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1500", "k-klines")
+        assert status == 200
+        assert isinstance(rows, list)
+        assert len(rows) == history + 1  # and the bar forming now
+
+        # request weight: a 429 naming the limit within 20 weight (two minutes' worth if a minute turns)
+        answers = [_get(url + "/fapi/v1/time", "k-weight") for _ in range(42)]
+        refused = [body for status, body in answers if status == 429]
+        assert refused, answers
+        assert isinstance(refused[0], dict)
+        assert "current limit is 20 requests per minute" in str(refused[0]["msg"])
+        assert [s for s, _ in answers[:20]].count(200) >= 10
+
+        # order rate: orders are counted before authentication, so unsigned attempts spend the budget
+        codes = [_get(url + "/fapi/v1/order", "k-orders", "POST") for _ in range(6)]
+        limited = [str(body["msg"]) for status, body in codes if status == 429 and isinstance(body, dict)]
+        assert limited, codes
+        assert limited[0] in (
+            "Too many new orders; current limit is 2 orders per MINUTE.",
+            "Too many new orders; current limit is 3 orders per 10 SECOND.",  # only if a minute turned
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_sim_venue_rejects_bad_limit_flags_naming_them(capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        ("--weight-limit", "0"),
+        ("--weight-limit", "lots"),
+        ("--order-limit-10s", "-1"),
+        ("--order-limit-1m", "2.5"),
+        ("--start-offset-bars", "-1"),
+    ]
+    for flag, value in cases:
+        assert main(["sim-venue", flag, value]) == 2
+        err = capsys.readouterr().err
+        assert f"argument {flag}: expected an integer >= " in err, err
+        assert repr(value) in err

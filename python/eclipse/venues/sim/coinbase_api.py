@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from eclipse.venues.sim.auth import Call, Endpoint, HttpError, Security, digits
-from eclipse.venues.sim.binance_common import ffmt
+from eclipse.venues.sim.binance_common import ffmt, fmt
 from eclipse.venues.sim.market import INTERVALS, FeedError
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec, OrderView, PlaceRequest
 from eclipse.venues.types import OrderType, Side, TimeInForce
@@ -209,7 +209,7 @@ def _ticker(ctx: SimContext, call: Call) -> dict[str, Any]:
         "trade_id": str(quote.ts_ms),
         "product_id": _product_id(s),
         "price": ffmt(last, pp),
-        "size": str(s.min_qty),
+        "size": fmt(s.min_qty, s.qty_precision),
         "time": iso_ms(quote.ts_ms),
         "side": "BUY" if 2 * last >= quote.bid + quote.ask else "SELL",
         "bid": "",

@@ -1,12 +1,13 @@
 """The exchange simulator's HTTP server: one aiohttp application speaking Binance USD-M, Binance spot and a
 small Coinbase Advanced Trade surface on 127.0.0.1, plus the ``/_sim`` control plane.
 
-Every request goes through one dispatcher (no per-route middleware stack): route lookup in a dict (404 /
-405 with Binance's ``-5000`` body), rate-limit admission (weight per minute, orders per 10 s / minute, 429
-then 418), the fault decision (latency, refusals, lost requests), authentication, the handler, then the
-post-execution faults (503 "unknown", lost response). Each response carries ``X-MBX-USED-WEIGHT-1M`` (order
-routes also ``X-MBX-ORDER-COUNT-10S`` / ``-1M``); each request is logged at INFO on ``eclipse.sim`` (method,
-path without query, status, latency: never a key, secret or signature) and recorded in the journal.
+Every request goes through one dispatcher (no per-route middleware stack): route lookup in a dict, then
+the few ``{name}`` path templates (404 / 405 with Binance's ``-5000`` body), rate-limit admission (weight
+per minute, orders per 10 s / minute, 429 then 418), the fault decision (latency, refusals, lost
+requests), authentication, the handler, then the post-execution faults (503 "unknown", lost response).
+Each response carries ``X-MBX-USED-WEIGHT-1M`` (order routes also ``X-MBX-ORDER-COUNT-10S`` / ``-1M``);
+each request is logged at INFO on ``eclipse.sim`` (method, path without query, status, latency: never a
+key, secret or signature) and recorded in the journal.
 """
 
 from __future__ import annotations
