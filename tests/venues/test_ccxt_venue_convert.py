@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from eclipse.venues import ccxt_convert as cv
-from eclipse.venues.errors import VenueError, VenueErrorKind
+from eclipse.venues.errors import VenueErrorKind
 from eclipse.venues.types import (
     Balance,
     MarginMode,
@@ -148,11 +148,24 @@ def test_missing_essentials_are_a_malformed_response_not_a_key_error(raw: dict[s
         cv.order_from_ccxt(raw, now_ms=NOW)
 
 
-def test_an_order_type_eclipse_does_not_model_is_not_supported() -> None:
-    with pytest.raises(VenueError) as info:
-        cv.order_from_ccxt(binance_order(status="NEW", type="TRAILING_STOP_MARKET"), now_ms=NOW)
-    assert info.value.kind is VenueErrorKind.NOT_SUPPORTED
-    assert "TRAILING_STOP_MARKET" in info.value.message
+def test_a_foreign_order_type_is_reported_as_other_not_an_error() -> None:
+    # A manual trailing stop on the account must not blind a whole open-orders listing (reconcile needs it).
+    rep = cv.order_from_ccxt(binance_order(status="NEW", type="TRAILING_STOP_MARKET"), now_ms=NOW)
+    assert rep.type is OrderType.OTHER
+    assert rep.status is OrderStatus.OPEN
+
+
+def test_an_unreadable_reply_to_a_state_changing_call_is_outcome_unknown() -> None:
+    from eclipse.venues.classify import classify
+
+    err = classify(
+        cv.MalformedResponseError("missing order id"),
+        venue="x",
+        operation="create_order",
+        state_changing=True,
+    )
+    assert err.kind is VenueErrorKind.OUTCOME_UNKNOWN
+    assert not err.definitive
 
 
 def test_order_is_complete() -> None:

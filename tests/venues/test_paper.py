@@ -21,8 +21,10 @@ from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.paper import PaperVenue
 from eclipse.venues.types import (
     Candle,
+    MarginMode,
     Market,
     MarketKind,
+    OrderReport,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -50,27 +52,36 @@ class FakeSource:
 
     name = "fake"
 
-    def __init__(self, frame: OhlcvFrame, clock: SimClock) -> None:
+    def __init__(
+        self, frame: OhlcvFrame, clock: SimClock, extra: int = 0, kind: MarketKind = MarketKind.LINEAR
+    ) -> None:
+        self.kind = kind
         self.frame = frame
         self.clock = clock
+        self.extra = extra  # more listed markets (same prices), to see which ones get refreshed
         self.calls: list[str] = []
+        self.ohlcv_calls: list[tuple[str, int | None, int]] = []
 
     async def load_markets(self, reload: bool = False) -> Mapping[str, Market]:
         self.calls.append("load_markets")
-        m = Market(
-            symbol=SYM,
-            venue_symbol="BTCUSDT",
-            base="BTC",
-            quote="USDT",
-            kind=MarketKind.LINEAR,
-            tick_size=Decimal("0.1"),
-            step_size=Decimal("0.001"),
-            min_qty=Decimal("0.001"),
-            max_qty=Decimal(1000),
-            min_notional=Decimal(100),
-            settle="USDT",
-        )
-        return {SYM: m}
+        out = {}
+        for k in range(self.extra + 1):
+            base = "BTC" if k == 0 else f"ALT{k}"
+            unified = f"{base}/USDT:USDT" if self.kind is MarketKind.LINEAR else f"{base}/USDT"
+            out[unified] = Market(
+                symbol=unified,
+                venue_symbol=f"{base}USDT",
+                base=base,
+                quote="USDT",
+                kind=self.kind,
+                tick_size=Decimal("0.1"),
+                step_size=Decimal("0.001"),
+                min_qty=Decimal("0.001"),
+                max_qty=Decimal(1000),
+                min_notional=Decimal(100),
+                settle="USDT",
+            )
+        return out
 
     def _index(self) -> int:
         return int((self.clock.now_ms() - int(self.frame.ts_ms[0])) // BAR)
@@ -79,13 +90,17 @@ class FakeSource:
         self, symbol: str, timeframe: str = "1m", since_ms: int | None = None, limit: int = 500
     ) -> list[Candle]:
         self.calls.append("fetch_ohlcv")
+        self.ohlcv_calls.append((symbol, since_ms, limit))
         last = min(self._index(), len(self.frame) - 1)
-        first = max(0, last - limit + 1)
+        if since_ms is None:  # the latest ``limit`` bars
+            first = max(0, last - limit + 1)
+        else:  # ``limit`` bars from ``since_ms`` on (Binance's startTime)
+            first = max(0, (since_ms - int(self.frame.ts_ms[0]) + BAR - 1) // BAR)
+            last = min(last, first + limit - 1)
         out = []
         for i in range(first, last + 1):
             b = self.frame.bar(i)
-            if since_ms is None or b.ts_ms >= since_ms:
-                out.append(Candle(b.ts_ms, b.open, b.high, b.low, b.close, b.volume))
+            out.append(Candle(b.ts_ms, b.open, b.high, b.low, b.close, b.volume))
         return out
 
     async def fetch_ticker(self, symbol: str) -> Ticker:
@@ -100,9 +115,11 @@ class FakeSource:
         self.calls.append("close")
 
 
-def make(frame: OhlcvFrame, store: Path | None = None, clock: SimClock | None = None) -> PaperVenue:
+def make(
+    frame: OhlcvFrame, store: Path | None = None, clock: SimClock | None = None, extra: int = 0
+) -> PaperVenue:
     clock = clock or SimClock(int(frame.ts_ms[START]) + 59_000)
-    return PaperVenue(FakeSource(frame, clock), clock, store_path=store, refresh_ms=0)
+    return PaperVenue(FakeSource(frame, clock, extra), clock, store_path=store, refresh_ms=0)
 
 
 def order(cid: str, side: Side, qty: str, type_: OrderType = OrderType.MARKET, **kw: Any) -> OrderRequest:
@@ -141,23 +158,22 @@ def _first_rise(frame: OhlcvFrame, pct: float) -> tuple[float, int]:
     raise AssertionError("no rise in the data")
 
 
+async def short_with_stop(venue: PaperVenue, level: float, *, close_position: bool) -> OrderReport:
+    """Sell 0.01 at market, then protect it with a buy stop-market at ``level`` (above the price)."""
+    await venue.create_order(order("e-1", Side.SELL, "0.01"))
+    qty, flags = ("", {"close_position": True}) if close_position else ("0.01", {"reduce_only": True})
+    return await venue.create_order(
+        order("sl-1", Side.BUY, qty, OrderType.STOP_MARKET, trigger_price=Decimal(str(level)), **flags)
+    )
+
+
 def test_protective_stop_triggers_when_the_market_path_crosses_it(frame: OhlcvFrame) -> None:
     level, hit = _first_rise(frame, 0.004)
 
     async def go() -> None:
         clock = SimClock(int(frame.ts_ms[START]) + 59_000)
         venue = make(frame, clock=clock)
-        await venue.create_order(order("e-1", Side.SELL, "0.01"))  # short; the stop sits above
-        stop = await venue.create_order(
-            order(
-                "sl-1",
-                Side.BUY,
-                "0.01",
-                OrderType.STOP_MARKET,
-                trigger_price=Decimal(str(level)),
-                reduce_only=True,
-            )
-        )
+        stop = await short_with_stop(venue, level, close_position=False)
         assert stop.conditional
         assert stop.status is OrderStatus.OPEN
         assert [o.client_order_id for o in await venue.fetch_open_orders(SYM, conditional=True)] == ["sl-1"]
@@ -296,3 +312,79 @@ def test_dry_run_never_sends_a_signed_or_state_changing_request() -> None:
         ]
         assert sim.call(lambda: sim.ctx.futures.open_orders()) == []
         assert sim.call(lambda: sim.ctx.futures.user_trades("BTCUSDT")) == []
+
+
+def test_only_engaged_symbols_are_refreshed(frame: OhlcvFrame) -> None:
+    async def go() -> None:
+        venue = make(frame, extra=50)
+        source = venue._source
+        assert isinstance(source, FakeSource)
+        await venue.fetch_balance()
+        await venue.fetch_positions()
+        await venue.fetch_open_orders()
+        assert source.ohlcv_calls == []  # flat account: no market needs prices
+        await venue.create_order(order("e-1", Side.BUY, "0.01"))
+        source.ohlcv_calls.clear()
+        await venue.fetch_balance()
+        await venue.fetch_open_orders()
+        assert {c[0] for c in source.ohlcv_calls} == {SYM}  # only the symbol with a position
+        assert all(limit <= 3 for _, _, limit in source.ohlcv_calls)  # only the bars since the last refresh
+
+    run(go())
+
+
+def test_a_restart_walks_the_bars_missed_while_down(frame: OhlcvFrame, tmp_path: Path) -> None:
+    level, hit = _first_rise(frame, 0.004)
+    db = tmp_path / "paper.sqlite"
+
+    async def before(clock: SimClock) -> None:
+        venue = make(frame, store=db, clock=clock)
+        await short_with_stop(venue, level, close_position=True)
+        await venue.close()
+
+    async def after(clock: SimClock) -> None:
+        venue = make(frame, store=db, clock=clock)
+        # the process was down while the market went through the stop: the stop fired on that path
+        sl = await venue.fetch_order(SYM, client_order_id="sl-1", conditional=True)
+        assert sl.status is OrderStatus.TRIGGERED
+        assert await venue.fetch_positions() == []
+        fills = await venue.fetch_fills(SYM)
+        assert [f.side for f in fills] == [Side.SELL, Side.BUY]
+        assert fills[1].price >= Decimal(str(level))
+        source = venue._source
+        assert isinstance(source, FakeSource)
+        (first_call,) = source.ohlcv_calls[:1]
+        assert first_call[1] is not None  # fetched from the saved market time, not just the last bars
+        await venue.close()
+
+    clock = SimClock(int(frame.ts_ms[START]) + 59_000)
+    run(before(clock))
+    clock.set_ms(int(frame.ts_ms[hit + 30]) + 59_000)  # 30 bars past the crossing
+    run(after(clock))
+
+
+def test_a_spot_paper_account_refuses_leverage_as_not_supported(frame: OhlcvFrame) -> None:
+    async def go() -> None:
+        clock = SimClock(int(frame.ts_ms[START]) + 59_000)
+        wrong = PaperVenue(FakeSource(frame, clock), clock, kind=MarketKind.SPOT)
+        with pytest.raises(VenueError) as info:
+            await wrong.load_markets()  # this source lists only perpetuals
+        assert info.value.kind is VenueErrorKind.INVALID_ORDER
+        assert "spot" in str(info.value)
+        venue = PaperVenue(FakeSource(frame, clock, kind=MarketKind.SPOT), clock, kind=MarketKind.SPOT)
+        for call in (
+            venue.set_leverage("BTC/USDT", 5),
+            venue.set_margin_mode("BTC/USDT", MarginMode.ISOLATED),
+        ):
+            with pytest.raises(VenueError) as refused:
+                await call
+            assert refused.value.kind is VenueErrorKind.NOT_SUPPORTED
+            assert refused.value.definitive
+        rep = await venue.create_order(
+            OrderRequest("BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.01"), "s-1")
+        )
+        assert rep.status is OrderStatus.FILLED
+        assert await venue.fetch_positions() == []  # spot holds balances, not positions
+        assert (await venue.fetch_balance())["BTC"].total > 0
+
+    run(go())

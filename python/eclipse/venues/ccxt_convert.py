@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.types import (
     Balance,
     Candle,
@@ -277,13 +276,9 @@ def _status(o: Json, info: Json, filled: Decimal) -> OrderStatus | None:
 def _type(o: Json, info: Json) -> OrderType | None:
     raw = _first(info.get("orderType"), info.get("type"), info.get("order_type"))
     if isinstance(raw, str):
-        found = _TYPES.get(raw.upper())
-        if found is None:
-            raise VenueError(
-                VenueErrorKind.NOT_SUPPORTED,
-                f"order {o.get('id')} on {o.get('symbol')} has type {raw}, which Eclipse does not model",
-            )
-        return found
+        # A type Eclipse never places (trailing stop, stop-limit, bracket...) is still an order on the
+        # account: report it as OTHER rather than fail a whole listing (reconcile must see it).
+        return _TYPES.get(raw.upper(), OrderType.OTHER)
     unified = o.get("type")
     return _TYPES.get(unified.upper()) if isinstance(unified, str) else None
 

@@ -12,7 +12,7 @@ live trading is asked for twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from eclipse.clock import Clock
@@ -41,12 +41,16 @@ def open_venue(
     live_confirmed: bool = False,
     dotenv_path: Path | str | None = ".env",
     paper_store: Path | str | None = None,
+    symbols: Sequence[str] | None = None,
 ) -> Venue:
-    """The venue for ``env`` (see the module docstring); ConfigError names the knob when refused."""
+    """The venue for ``env`` (see the module docstring); ConfigError names the knob when refused.
+
+    ``symbols`` limits a paper venue to these unified symbols; ``paper_store`` keeps its account in SQLite.
+    """
     s = load_venue_settings(env)
     if s.dry_run:
         source = _ccxt(s, None, clock)
-        return PaperVenue(source, clock, kind=market_kind(s), store_path=paper_store)
+        return PaperVenue(source, clock, kind=market_kind(s), store_path=paper_store, symbols=symbols)
     if s.adapter != "sim" and not live_confirmed:
         raise ConfigError(
             "SCALPER_DRY_RUN",

@@ -71,6 +71,9 @@ _STATUS = {
 }
 _STATE_CHANGING = frozenset({"create_order", "cancel_order", "set_leverage", "set_margin_mode"})
 _HISTORY_BARS = 3
+_BAR_MS = 60_000
+_PAGE = 1000
+_MAX_PAGES = 50
 
 
 class MarketDataSource(Protocol):
@@ -224,18 +227,18 @@ class PaperVenue:
     def engine(self) -> MatchingEngine:
         """The local matching engine (after :meth:`load_markets`)."""
         if self._engine is None:
-            raise VenueError(
-                VenueErrorKind.NOT_SUPPORTED, "call load_markets() first", venue=self.name, local=True
-            )
+            raise self._local(VenueErrorKind.NOT_SUPPORTED, "call load_markets() first", "engine")
         return self._engine
 
     # --- plumbing -------------------------------------------------------------------------------
 
+    def _local(self, kind: VenueErrorKind, message: str, operation: str) -> VenueError:
+        """A refusal decided here, before (or instead of) the engine."""
+        return VenueError(kind, message, venue=self.name, operation=operation, local=True)
+
     def _error(self, exc: EngineReject | FeedError, operation: str) -> VenueError:
         if isinstance(exc, FeedError):
-            return VenueError(
-                VenueErrorKind.NETWORK, str(exc), venue=self.name, operation=operation, local=True
-            )
+            return self._local(VenueErrorKind.NETWORK, str(exc), operation)
         # One taxonomy: the engine's Binance code goes through the same table as a live venue's answer.
         body = json.dumps({"code": exc.code, "msg": exc.msg})
         wire = CCXT.ExchangeError(f"paper {body}")
@@ -259,12 +262,11 @@ class PaperVenue:
     def _venue_symbol(self, symbol: str) -> str:
         m = self._markets.get(symbol)
         if m is None:
-            raise VenueError(
+            raise self._local(
                 VenueErrorKind.INVALID_ORDER,
                 f"symbol {symbol!r} is not traded by this paper venue; expected one of "
                 f"{', '.join(sorted(self._markets)) or '(none)'}",
-                venue=self.name,
-                local=True,
+                "",
             )
         return m.venue_symbol
 
@@ -272,24 +274,51 @@ class PaperVenue:
         return self._by_venue_symbol.get(venue_symbol, venue_symbol)
 
     async def _refresh(self, symbol: str) -> None:
-        """Push the source's latest candles for ``symbol`` into the feed (throttled)."""
+        """Push the source's candles for ``symbol`` since the last one pushed (throttled by ``refresh_ms``).
+
+        The first refresh of a fresh account pushes the last few bars; after a restart from the store it
+        pushes every bar since the market time the account was saved at (paged), so a stop the market
+        crossed while the process was down fires on that path.
+        """
         now = self._clock.now_ms()
         last = self._refreshed.get(symbol)
         if last is not None and now - last < self._refresh_ms:
             return
         vs = self._venue_symbol(symbol)
         since = self._last_bar.get(symbol)
-        candles = await self._source.fetch_ohlcv(
-            symbol, "1m", since_ms=since, limit=_HISTORY_BARS if since is None else 1000
-        )
-        for c in candles[-_HISTORY_BARS:] if since is None else candles:
-            self._feed.push_candle(vs, c, at_ms=now)
-        if candles:
-            self._last_bar[symbol] = candles[-1].ts_ms
+        if since is None:
+            candles = await self._source.fetch_ohlcv(symbol, "1m", limit=_HISTORY_BARS)
+            for c in candles:
+                self._feed.push_candle(vs, c, at_ms=now)
+            if candles:
+                self._last_bar[symbol] = candles[-1].ts_ms
+        else:
+            for _ in range(_MAX_PAGES):
+                want = min(_PAGE, max(2, (now - since) // _BAR_MS + 2))
+                candles = [
+                    c for c in await self._source.fetch_ohlcv(symbol, "1m", since, want) if c.ts_ms >= since
+                ]
+                for c in candles:
+                    self._feed.push_candle(vs, c, at_ms=now)
+                if not candles or candles[-1].ts_ms <= since:
+                    break
+                since = self._last_bar[symbol] = candles[-1].ts_ms
+                if len(candles) < want:
+                    break
         self._refreshed[symbol] = now
 
+    def _engaged(self) -> list[str]:
+        """Unified symbols whose prices matter to the account now: open orders (both books) or a position."""
+        engine = self.engine
+        venue_symbols = {o.symbol for o in engine.open_orders()}
+        venue_symbols |= {o.symbol for o in engine.open_orders(conditional=True)}
+        if engine.futures:
+            venue_symbols |= {p.symbol for p in engine.positions() if p.qty != 0}
+        return [self._unified(v) for v in sorted(venue_symbols)]
+
     async def _refresh_all(self) -> None:
-        for symbol in self._markets:
+        """Refresh only the symbols the account is engaged in (not every listed market)."""
+        for symbol in self._engaged():
             await self._refresh(symbol)
 
     # --- market data (from the source) ----------------------------------------------------------
@@ -305,13 +334,13 @@ class PaperVenue:
             if m.kind is self._kind and m.active and (self._symbols is None or s in self._symbols)
         }
         missing = [s for s in self._symbols or () if s not in wanted]
+        if not wanted and not missing:
+            missing = [f"(any {self._kind} market)"]
         if missing:
-            raise VenueError(
+            raise self._local(
                 VenueErrorKind.INVALID_ORDER,
                 f"{self._source.name} lists no active {self._kind} market {', '.join(missing)}",
-                venue=self.name,
-                operation="load_markets",
-                local=True,
+                "load_markets",
             )
         self._markets = wanted
         self._by_venue_symbol = {m.venue_symbol: s for s, m in wanted.items()}
@@ -327,6 +356,10 @@ class PaperVenue:
                 self._config,
                 store=self._store,
             )
+            if self._feed.restored:
+                # resume from the saved market time: the bars missed while down are fetched and walked
+                resume = self._feed.now_ms() // _BAR_MS * _BAR_MS
+                self._last_bar = {symbol: resume for symbol in wanted}
         return dict(wanted)
 
     async def market(self, symbol: str) -> Market:
@@ -395,15 +428,25 @@ class PaperVenue:
             )
         return out
 
+    def _futures_only(self, engine: MatchingEngine, operation: str) -> None:
+        if not engine.futures:
+            raise self._local(
+                VenueErrorKind.NOT_SUPPORTED,
+                f"{operation} needs a futures account; this paper venue trades spot",
+                operation,
+            )
+
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         """Set the paper account's leverage for ``symbol``."""
         engine = await self._ensure()
+        self._futures_only(engine, "set_leverage")
         vs = self._venue_symbol(symbol)
         self._run("set_leverage", lambda: engine.set_leverage(vs, leverage))
 
     async def set_margin_mode(self, symbol: str, mode: MarginMode) -> None:
         """Set the margin mode; already set is success."""
         engine = await self._ensure()
+        self._futures_only(engine, "set_margin_mode")
         vs = self._venue_symbol(symbol)
         try:
             engine.set_margin_mode(vs, mode)
@@ -451,22 +494,18 @@ class PaperVenue:
         engine = await self._ensure()
         vs = self._venue_symbol(symbol)
         if order_id is None and client_order_id is None:
-            raise VenueError(
+            raise self._local(
                 VenueErrorKind.INVALID_ORDER,
                 "give order_id or client_order_id",
-                venue=self.name,
-                operation=operation,
-                local=True,
+                operation,
             )
         try:
             oid = int(order_id) if order_id is not None else None
         except ValueError:
-            raise VenueError(
+            raise self._local(
                 VenueErrorKind.ORDER_NOT_FOUND,
                 f"order_id {order_id!r} is not an id this venue issued",
-                venue=self.name,
-                operation=operation,
-                local=True,
+                operation,
             ) from None
         await self._refresh(symbol)
         del engine

@@ -74,6 +74,8 @@ def _positive_price(name: str, value: Decimal | None, request: OrderRequest, ven
 
 
 def _check_shape(request: OrderRequest, venue: str) -> None:
+    if request.type is OrderType.OTHER:
+        raise _invalid("order type 'other' only describes foreign orders found on the account", venue)
     if request.close_position and not request.type.conditional:
         raise _invalid(
             "close_position is only valid on stop_market/take_profit_market orders, "

@@ -38,12 +38,17 @@ class Side(StrEnum):
 
 
 class OrderType(StrEnum):
-    """Order types the engine uses; the last two are conditional (protection) orders."""
+    """Order types the engine uses; STOP_MARKET and TAKE_PROFIT_MARKET are conditional (protection) orders.
+
+    ``OTHER`` is an order Eclipse never places but may find on the account (a manual trailing stop, a spot
+    stop-limit): it is reported so reconciliation sees it, and refused locally if asked to be created.
+    """
 
     MARKET = "market"
     LIMIT = "limit"
     STOP_MARKET = "stop_market"
     TAKE_PROFIT_MARKET = "take_profit_market"
+    OTHER = "other"
 
     @property
     def conditional(self) -> bool:

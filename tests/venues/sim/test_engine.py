@@ -4,20 +4,24 @@ reduce-only shrink) and determinism."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+import ccxt
 import numpy as np
 import pytest
 
 from eclipse.clock import SimClock
 from eclipse.market.bars import OhlcvFrame
+from eclipse.venues.classify import classify
+from eclipse.venues.errors import VenueErrorKind, error_class
 from eclipse.venues.sim.engine import EngineConfig, MatchingEngine
 from eclipse.venues.sim.instruments import FUTURES_BTCUSDT, SPOT_BTCUSDT
 from eclipse.venues.sim.market import FeedConfig, FeedMode, MarketFeed
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec, OrderView, PlaceRequest
-from eclipse.venues.types import MarginMode, OrderType, Side, TimeInForce
+from eclipse.venues.types import Candle, MarginMode, OrderType, Side, TimeInForce
 
 D = Decimal
 
@@ -251,6 +255,19 @@ NOTIONAL_MSG = "Order's notional must be no smaller than 100 (unless you choose 
         (req(SELL, TP, "0.1", trigger=9990), -2021, "Order would immediately trigger."),
         (req(BUY, MKT, "21"), -2019, "Margin is insufficient."),
         (req(SELL, LMT, "21", "10100"), -2019, "Margin is insufficient."),
+        # PRICE_FILTER maxPrice (4529764 for BTCUSDT) on limit and trigger prices
+        (req(BUY, LMT, "0.1", "4529764.1"), -4002, "Price greater than max price."),
+        (req(BUY, STOP, "0.1", trigger="1e20"), -4007, "Stop price greater than max price."),
+        (req(BUY, STOP, "0.1", trigger="4529764.1"), -4007, "Stop price greater than max price."),
+        (req(BUY, STOP, "0.1", trigger="10000.05"), -1111, None),  # off the tick
+        # any size is a rejection, never an exception (decimal's quotient limit, non-finite values)
+        (req(BUY, LMT, "0.1", "1e100"), -4002, "Price greater than max price."),
+        (req(BUY, MKT, "1e100"), -4005, "Quantity greater than max quantity."),
+        (req(BUY, MKT, "1e30"), -4005, "Quantity greater than max quantity."),
+        (req(BUY, MKT, "10000000000000000000000000000.0001"), -1111, None),
+        (req(BUY, MKT, "Infinity"), -1100, None),
+        (req(BUY, LMT, "0.1", "NaN"), -1100, None),
+        (req(BUY, STOP, "0.1", trigger="sNaN"), -1100, None),
     ],
 )
 def test_rejections_carry_binance_codes(request_: PlaceRequest, code: int, msg: str | None) -> None:
@@ -340,20 +357,40 @@ def test_cancel_lookup_and_open_orders() -> None:
 HIGH_FIRST = (10_000.0, 10_050.0, 9_900.0, 9_920.0)  # open -> 10050 (15s) -> 9900 (45s) -> close
 
 
-def test_a_stop_fires_at_its_trigger_on_a_continuous_move() -> None:
-    s = make([FLAT, HIGH_FIRST, FLAT])
-    s.eng.place(req(BUY, MKT, "1"))
-    stop = s.eng.place(req(SELL, STOP, "1", trigger=9950, reduce_only=True, client_id="sl"))
+def _fire_long_stop(s: Sim, client_id: str) -> OrderView:
+    """Through the HIGH_FIRST bar, a sell stop at 9950 protecting a long of 1 fires: its market child."""
+    stop = s.eng.place(req(SELL, STOP, "1", trigger=9950, reduce_only=True, client_id=client_id))
     s.at(2 * M)
     fired = s.eng.order(SYM, order_id=stop.order_id, conditional=True)
     assert fired.status == "TRIGGERED"
     assert fired.triggered_order_id is not None
-    market = s.eng.order(SYM, order_id=fired.triggered_order_id)
+    child: OrderView = s.eng.order(SYM, order_id=fired.triggered_order_id)
+    return child
+
+
+def test_a_stop_fires_at_its_trigger_on_a_continuous_move() -> None:
+    s = make([FLAT, HIGH_FIRST, FLAT])
+    s.eng.place(req(BUY, MKT, "1"))
+    market = _fire_long_stop(s, "sl")
     # 10050 -> 9900 over 30s crosses 9950 two thirds of the way: 15s + 20s
     assert (market.type, market.status, market.avg_price) == (MKT, "FILLED", D("9950"))
     assert market.updated_ms == T0 + M + 35_000
     assert market.client_id == "sl"
     assert pos(s.eng) == 0
+
+
+def test_a_triggered_conditional_never_takes_an_open_regular_orders_client_id() -> None:
+    """The books' client ids are separate: a conditional "X" firing while a regular limit "X" is open makes
+    a market order with its own id; the limit keeps "X" (duplicates refused, lookups and cancels find it)."""
+    s = make([FLAT, HIGH_FIRST, FLAT])
+    s.eng.place(req(BUY, MKT, "1"))
+    limit = s.eng.place(req(BUY, LMT, "0.1", "9000", client_id="X"))
+    market = _fire_long_stop(s, "X")
+    assert market.status == "FILLED"
+    assert market.client_id != "X"
+    assert s.eng.order(SYM, client_id="X").order_id == limit.order_id
+    assert reject(s.eng, req(BUY, LMT, "0.1", "9000", client_id="X")).code == -4116
+    assert s.eng.cancel(SYM, client_id="X").order_id == limit.order_id
 
 
 def test_a_stop_jumped_over_fills_at_the_gapped_price() -> None:
@@ -622,3 +659,51 @@ def test_same_inputs_same_clock_same_outcome() -> None:
     first = _script(make(rows, faults=FakeFaults(slices=(2, 3_000))))
     second = _script(make(rows, faults=FakeFaults(slices=(2, 3_000))))
     assert first == second
+
+
+def test_a_stop_crossed_by_a_forming_bars_late_final_update_fires() -> None:
+    """Paper-venue push mode: an update observed after the bar's end takes the bar's last millisecond; the
+    bar's final update (a new low through the stop) must still reach the path and fire the stop."""
+    t = T0 + 10 * M
+    end = t + M - 1
+    clock = SimClock(t + 20_000)
+    feed = MarketFeed(clock, FeedConfig(mode=FeedMode.LIVE, spread_bps=0.0))
+    feed.add_live(SYM, tick=0.1)
+    feed.push_candle(SYM, Candle(t - M, 100.0, 100.5, 99.9, 100.0, 1.0))
+    feed.push_candle(SYM, Candle(t, 100.0, 101.0, 99.0, 100.5, 1.0))
+    s = make([], feed=feed, clock=clock)
+    s.eng.place(req(BUY, MKT, "1"))
+    stop = s.eng.place(req(SELL, STOP, None, trigger="98.5", close_position=True))
+    clock.set_ms(end + 200)
+    feed.push_candle(SYM, Candle(t, 100.0, 101.0, 99.0, 100.4, 2.0))
+    s.eng.sync()
+    assert s.eng.order(SYM, order_id=stop.order_id, conditional=True).status == "NEW"
+    clock.set_ms(end + 1_500)  # the final bar spiked to 98 in its last second; the next bar has opened
+    feed.push_candle(SYM, Candle(t, 100.0, 101.0, 98.0, 100.3, 3.0))
+    feed.push_candle(SYM, Candle(t + M, 100.3, 100.4, 100.2, 100.3, 1.0))
+    s.eng.sync()
+    assert s.eng.order(SYM, order_id=stop.order_id, conditional=True).status == "TRIGGERED"
+    assert pos(s.eng) == 0
+
+
+def test_local_refusals_classify_as_definitive() -> None:
+    """The engine's own refusals (a spot account asked for futures settings, no market data yet, a filter)
+    carry definitive codes with HTTP 400: never -1000, which the taxonomy reads as "outcome unknown"."""
+    spot = make([FLAT] * 2, spot=True)
+    clock = SimClock(T0)
+    empty = make([], feed=MarketFeed(clock, FeedConfig(mode=FeedMode.LIVE)), clock=clock)
+    fut = make([FLAT] * 2)
+    refusals = [
+        err(spot.eng.set_leverage, SYM, 5),
+        err(spot.eng.set_margin_mode, SYM, MarginMode.ISOLATED),
+        err(empty.eng.place, req(BUY, MKT, "0.1")),
+        reject(fut.eng, req(BUY, STOP, "0.1", trigger="1e20")),
+    ]
+    assert [e.code for e in refusals] == [-1020, -1020, -2010, -4007]
+    for e in refusals:
+        assert e.status == 400
+        wire = ccxt.ExchangeError("binance " + json.dumps({"code": e.code, "msg": e.msg}))
+        for changing in (True, False):
+            got = classify(wire, venue="sim", operation="create_order", state_changing=changing)
+            assert got.kind is VenueErrorKind.INVALID_ORDER, (e.code, got)
+            assert error_class(got.kind).definitive

@@ -111,6 +111,10 @@ def test_a_spot_stop_fires_and_its_lock_pays_the_fill() -> None:
             "Order would immediately match and take.",
         ),
         (req(BUY, STOP, "0.1", trigger=9000), -2010, "Stop price would trigger immediately."),
+        (req(BUY, LMT, "0.1", "1000000.01"), -1013, "Filter failure: PRICE_FILTER"),
+        (req(BUY, STOP, "0.1", trigger="1e20"), -1013, "Filter failure: PRICE_FILTER"),
+        (req(BUY, LMT, "1e100", "1e100"), -1013, "Filter failure: PRICE_FILTER"),
+        (req(BUY, MKT, "1e100"), -1013, "Filter failure: LOT_SIZE"),
         (
             req(BUY, STOP, "0.1"),
             -1102,
@@ -133,7 +137,7 @@ def test_spot_duplicate_client_id_and_futures_only_calls() -> None:
     for call in (lambda: s.eng.set_leverage(SYM, 5), lambda: s.eng.set_margin_mode(SYM, MarginMode.ISOLATED)):
         with pytest.raises(EngineReject) as info:
             call()
-        assert info.value.code == -1000
+        assert (info.value.code, info.value.status) == (-1020, 400)
 
 
 def test_a_spot_buy_in_slices_never_overdraws_the_quote() -> None:

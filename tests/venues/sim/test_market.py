@@ -325,3 +325,25 @@ def test_the_feed_is_deterministic_for_a_clock(btc: OhlcvFrame) -> None:
         return out
 
     assert run() == run()
+
+
+def test_a_forming_bars_late_updates_share_its_last_millisecond_and_are_never_dropped() -> None:
+    """Updates observed after the bar's end (the venue still shows it forming) land on the bar's last
+    millisecond in push order; the horizon holds that millisecond back until the next bar arrives."""
+    t = T0 + 10 * M
+    end = t + M - 1
+    feed = MarketFeed(SimClock(t), FeedConfig(mode=FeedMode.LIVE))
+    assert feed.push_candle("BTCUSDT", Candle(t, 100.0, 101.0, 99.0, 100.5, 1.0), at_ms=t + 20_000)
+    assert feed.horizon("BTCUSDT") == t + 20_000
+    assert feed.push_candle("BTCUSDT", Candle(t, 100.0, 101.0, 99.0, 100.4, 2.0), at_ms=end + 200)
+    assert feed.horizon("BTCUSDT") == end - 1  # the bar's last ms may still get points
+    assert feed.push_candle("BTCUSDT", Candle(t, 100.0, 101.0, 98.0, 100.3, 3.0), at_ms=end + 1_500)
+    assert feed.last_price("BTCUSDT") == 100.3
+    path = feed.path_since("BTCUSDT", end - 1, end)
+    assert path.price.tolist() == [100.4, 98.0, 100.3]
+    assert path.ts.tolist() == [end] * 3
+    assert feed.push_candle("BTCUSDT", Candle(t + M, 100.3, 100.4, 100.2, 100.3, 1.0), at_ms=end + 1_500)
+    assert feed.horizon("BTCUSDT") > end
+    row = feed.klines("BTCUSDT", "1m", limit=2)[0]
+    assert (row.open_ms, row.open, row.high, row.low, row.close) == (t, 100.0, 101.0, 98.0, 100.3)
+    assert row.volume == pytest.approx(3.0)

@@ -76,7 +76,8 @@ def test_sim_venue_usage_errors_exit_2(tmp_path: Path) -> None:
 
 
 def _get(url: str, key: str, method: str = "GET") -> tuple[int, dict[str, object] | list[object]]:
-    """One request with ``key`` as the rate-limit client; (status, decoded body) even for an error."""
+    """One request with API key ``key`` (the order-count client; weight counts per IP); (status, decoded
+    body) even for an error."""
     req = urllib.request.Request(url, method=method, headers={"X-MBX-APIKEY": key})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
@@ -132,7 +133,9 @@ def test_sim_venue_limits_and_start_offset_flags() -> None:
         assert isinstance(rows, list)
         assert len(rows) == history + 1  # and the bar forming now
 
-        # request weight: a 429 naming the limit within 20 weight (two minutes' worth if a minute turns)
+        # request weight (per IP: every request above shares it, so start afresh): a 429 naming the limit
+        # within 20 weight (two minutes' worth if a minute turns)
+        assert _get(url + "/_sim/limits/reset", "k-control", "POST")[0] == 200
         answers = [_get(url + "/fapi/v1/time", "k-weight") for _ in range(42)]
         refused = [body for status, body in answers if status == 429]
         assert refused, answers
@@ -140,7 +143,9 @@ def test_sim_venue_limits_and_start_offset_flags() -> None:
         assert "current limit is 20 requests per minute" in str(refused[0]["msg"])
         assert [s for s, _ in answers[:20]].count(200) >= 10
 
-        # order rate: orders are counted before authentication, so unsigned attempts spend the budget
+        # order rate (per API key; the weight ban above is the IP's, so reset it first): orders are counted
+        # before authentication, so unsigned attempts spend the budget
+        assert _get(url + "/_sim/limits/reset", "k-control", "POST")[0] == 200
         codes = [_get(url + "/fapi/v1/order", "k-orders", "POST") for _ in range(6)]
         limited = [str(body["msg"]) for status, body in codes if status == 429 and isinstance(body, dict)]
         assert limited, codes

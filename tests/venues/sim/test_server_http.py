@@ -9,6 +9,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +17,8 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from eclipse.clock import SimClock
-from eclipse.venues.sim.config import DEFAULT_KEY, DEFAULT_SECRET
+from eclipse.venues.sim.auth import WeightLimiter
+from eclipse.venues.sim.config import DEFAULT_KEY, DEFAULT_SECRET, KeyPair
 from eclipse.venues.sim.runner import SimServerThread
 
 from .conftest import SimFactory, control, control_error, requests_log, run, usdm
@@ -174,7 +176,7 @@ def test_weights_count_per_minute_and_order_counts(make_sim: SimFactory) -> None
         assert status == 200
         assert order["status"] == "NEW"
         assert (headers["X-MBX-ORDER-COUNT-10S"], headers["X-MBX-ORDER-COUNT-1M"]) == ("1", "1")
-        assert headers["X-MBX-USED-WEIGHT-1M"] == "1"  # weights are per client: the key is its own bucket
+        assert headers["X-MBX-USED-WEIGHT-1M"] == "2"  # weight is per IP: signed or not, one bucket
 
 
 def test_over_the_limit_429_then_418_ban_and_ccxt_ddos_protection(make_sim: SimFactory) -> None:
@@ -203,6 +205,108 @@ def test_over_the_limit_429_then_418_ban_and_ccxt_ddos_protection(make_sim: SimF
     run(go())
     control(sim, "POST", "/_sim/limits/reset")
     assert http(sim, "GET", "/fapi/v1/time")[0] == 200
+
+
+def test_weight_and_bans_are_per_ip_and_order_counts_per_api_key(make_sim: SimFactory) -> None:
+    """Binance counts request weight (and 429/418 bans) per IP, new orders per account (its API key)."""
+    other = KeyPair("second-key", "second-secret")
+    sim = make_sim(
+        keys=(KeyPair(DEFAULT_KEY, DEFAULT_SECRET), other), weight_limit_1m=10, order_limit_10s=1, ban_after=1
+    )
+    now = sim.call(sim.ctx.server_ms)
+
+    def order(key: KeyPair, cid: str) -> tuple[int, dict[str, str], Any]:
+        params = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.003"}
+        body = signed({**params, "newClientOrderId": cid}, now, secret=key.secret)
+        return http(sim, "POST", "/fapi/v1/order", body=body, headers={"X-MBX-APIKEY": key.key})
+
+    status, headers, _ = order(KeyPair(DEFAULT_KEY, DEFAULT_SECRET), "k1-a")
+    assert (status, headers["X-MBX-ORDER-COUNT-10S"], headers["X-MBX-USED-WEIGHT-1M"]) == (200, "1", "1")
+    assert order(KeyPair(DEFAULT_KEY, DEFAULT_SECRET), "k1-b")[2]["code"] == -1015  # this key's 10 s budget
+    status, headers, _ = order(other, "k2-a")  # another key: its own order count, the IP's weight
+    assert (status, headers["X-MBX-ORDER-COUNT-10S"], headers["X-MBX-USED-WEIGHT-1M"]) == (200, "1", "2")
+    _, headers, _ = http(sim, "GET", "/fapi/v1/time")  # unsigned: the same IP bucket
+    assert headers["X-MBX-USED-WEIGHT-1M"] == "3"
+    statuses = [http(sim, "GET", "/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=100")[0] for _ in range(6)]
+    assert statuses[:3] == [200, 200, 200]
+    assert 418 in statuses  # banned: the IP, whatever key it presents
+    assert order(other, "k2-b")[0] == 418
+    control(sim, "POST", "/_sim/limits/reset")
+    assert order(other, "k2-c")[0] == 200
+
+
+def test_the_limiter_keys_weight_by_ip_and_orders_by_account() -> None:
+    lim = WeightLimiter(weight_limit=5, order_10s=1, order_1m=10, ban_after=0, ban_ms=60_000)
+    assert lim.admit("10.0.0.1", "key-a", 3, True, T0).status == 200
+    assert lim.admit("10.0.0.2", "key-a", 3, True, T0).code == -1015  # same account from another IP
+    assert lim.admit("10.0.0.2", "key-b", 3, True, T0).status == 200  # another IP: its own weight
+    assert (lim.used("10.0.0.1", T0), lim.used("10.0.0.2", T0)) == (3, 3)
+    assert lim.admit("10.0.0.1", "key-c", 3, False, T0).status == 418  # over the limit: the IP is banned
+    assert lim.admit("10.0.0.1", "key-b", 1, False, T0 + 1).status == 418
+    assert lim.admit("10.0.0.2", "key-a", 1, False, T0 + 1).status == 200
+
+
+def test_ids_beyond_64_bits_are_refused_not_a_500(make_sim: SimFactory, tmp_path: Any) -> None:
+    sim = make_sim(db_path=str(tmp_path / "sim.db"))
+    now = sim.call(sim.ctx.server_ms)
+    big = str(2**63)  # 19 digits, one past the largest signed 64-bit integer (SQLite's INTEGER)
+    for method, path, params in (
+        ("GET", "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": big}),
+        ("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": big}),
+        ("GET", "/fapi/v1/algoOrder", {"algoId": big}),
+        ("GET", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": big}),
+        ("GET", "/fapi/v1/userTrades", {"symbol": "BTCUSDT", "fromId": big}),
+    ):
+        status, _, body = http(sim, method, path + "?" + signed(params, now), headers=KEY)
+        assert (status, body["code"]) == (400, -1100), (path, body)
+    ok = {"symbol": "BTCUSDT", "orderId": str(2**63 - 1)}
+    status, _, body = http(sim, "GET", "/fapi/v1/order?" + signed(ok, now), headers=KEY)
+    assert (status, body["code"]) == (400, -2013)
+    assert not [r for r in requests_log(sim) if r["status"] >= 500]
+
+
+def test_coinbase_create_refuses_absurd_sizes_and_prices(sim: SimServerThread) -> None:
+    path = "/api/v3/brokerage/orders"
+    now = sim.call(sim.ctx.server_ms)
+    for n, config in enumerate(
+        (
+            {"market_market_ioc": {"base_size": "1e100"}},
+            {"market_market_ioc": {"quote_size": "1e100"}},
+            {"limit_limit_gtc": {"base_size": "0.001", "limit_price": "1e100"}},
+            {"limit_limit_gtc": {"base_size": "1e-30", "limit_price": "100"}},
+            {"limit_limit_gtc": {"base_size": "0.001", "limit_price": "Infinity"}},
+        )
+    ):
+        order = {"product_id": "BTC-USDT", "side": "BUY", "client_order_id": f"big{n}"}
+        raw = json.dumps({**order, "order_configuration": config})
+        status, _, body = http(sim, "POST", path, body=raw, headers=cb_headers("POST", path, raw, now))
+        assert (status, body["error"]) == (400, "INVALID_ARGUMENT"), (config, body)
+    assert not [r for r in requests_log(sim) if r["status"] >= 500]
+
+
+def test_an_unexpected_error_answers_minus_1000_and_is_logged(
+    sim: SimServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom(ctx: Any, call: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    def patch() -> None:
+        for key in (("GET", "/fapi/v1/time"), ("GET", "/_sim/state")):
+            sim.ctx.routes[key] = replace(sim.ctx.routes[key], handler=boom)
+
+    sim.call(patch)
+    caplog.set_level(logging.ERROR, logger="eclipse.sim")
+    status, _, body = http(sim, "GET", "/fapi/v1/time")
+    # Binance's own message, spelling included
+    assert (status, body) == (
+        500,
+        {"code": -1000, "msg": "An unknown error occured while processing the request."},
+    )
+    assert any("unhandled error serving GET /fapi/v1/time" in r.getMessage() for r in caplog.records)
+    status, body = control_error(sim, "GET", "/_sim/state")  # the control plane: JSON, no traceback
+    assert status == 500
+    assert body == {"error": "internal error (RuntimeError); see the server log"}
+    assert any("unhandled error serving GET /_sim/state" in r.getMessage() for r in caplog.records)
 
 
 def test_order_rate_limit_answers_minus_1015(make_sim: SimFactory) -> None:
@@ -383,6 +487,21 @@ def test_control_plane_validates_its_input(sim: SimServerThread) -> None:
     assert control_error(sim, "POST", "/_sim/step", {})[0] == 400
     assert control_error(sim, "POST", "/_sim/stall", {"stalled": "yes"})[0] == 400
     assert control_error(sim, "GET", "/_sim/requests?since=abc")[0] == 400
+    assert control_error(sim, "GET", "/_sim/requests?limit=-1")[0] == 400
+    for bad in (10**30, -5):
+        assert control_error(sim, "POST", "/_sim/step", {"to_ms": bad})[0] == 400
+    assert control_error(sim, "POST", "/_sim/step", {"bars": 10**20})[0] == 400
+    # non-finite and absurd numbers: a clear 400, never an overflow (Infinity is what json.dumps writes)
+    for plan in (
+        {"random": [{"fault": "latency", "ms": float("inf")}]},
+        {"random": [{"fault": "latency", "ms": float("nan")}]},
+        {"script": [{"fault": "lost_response", "hold_ms": 1e300}]},
+        {"engine": {"partial_fills": {"slices": 1e12}}},
+    ):
+        status, body = control_error(sim, "POST", "/_sim/faults", plan)
+        assert status == 400
+        assert "Traceback" not in body["error"]
+    assert control(sim, "GET", "/_sim/faults")["plan"]["random"] == []
     req = urllib.request.Request(sim.url + "/_sim/faults", data=b"{nope", method="POST")
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req, timeout=5)

@@ -4,6 +4,9 @@ the market time carry over; plus the data-file and fault-plan options a newcomer
 from __future__ import annotations
 
 import gzip
+import socket
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -124,6 +127,41 @@ def test_bad_starts_fail_with_a_clear_error(tmp_path: Path) -> None:
         sim.start()
     with pytest.raises(ValueError, match="port"):
         SimConfig(port=70000)
+
+
+def test_a_failed_start_can_be_retried(btc_frame: OhlcvFrame) -> None:
+    """A start on a busy port raises; once the port is free a second start serves (no stale flag, error or
+    loop from the failed one: it used to re-raise the old error and then hang joining the new thread)."""
+    from .conftest import stepped_feed
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    sim = SimServerThread(SimConfig(stepped=True, port=port), LiveClock(), stepped_feed(btc_frame))
+    try:
+        with pytest.raises(OSError, match=r"(?i)in use"):
+            sim.start(timeout_s=10)
+    finally:
+        blocker.close()
+    outcome: list[object] = []
+
+    def retry() -> None:
+        try:
+            outcome.append(sim.start(timeout_s=10))
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=retry, daemon=True)
+    worker.start()
+    worker.join(15)
+    try:
+        assert not worker.is_alive(), "the second start hung"
+        assert outcome == [f"http://127.0.0.1:{port}"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/fapi/v1/ping", timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        sim.stop()
 
 
 def test_a_fault_plan_given_at_start_is_active_from_the_first_request(btc_frame: OhlcvFrame) -> None:

@@ -21,7 +21,7 @@ from eclipse.venues.sim.model import EngineReject, PlaceRequest
 from eclipse.venues.sim.store import SimStore, StoreError
 from eclipse.venues.types import OrderType, Side
 
-from .test_engine import FakeFaults
+from .test_engine import FakeFaults, err
 
 D = Decimal
 
@@ -202,6 +202,14 @@ def test_finished_orders_beyond_the_memory_cap_come_from_the_store(tmp_path: Pat
     with pytest.raises(EngineReject) as archived:  # without a store, old orders are archived as on Binance
         bare.order(SYM, order_id=1)
     assert archived.value.code == -2013
+    # ids and times beyond SQLite's signed 64 bits simply match nothing (never an OverflowError)
+    for huge in (2**63, 10**30, -(2**63) - 1):
+        for conditional in (False, True):
+            assert err(eng.order, SYM, order_id=huge, conditional=conditional).code == -2013
+            assert err(eng.cancel, SYM, order_id=huge, conditional=conditional).code == -2011
+    assert eng.user_trades(SYM, from_id=2**63) == []
+    assert eng.user_trades(SYM, start_ms=10**30) == []
+    assert len(eng.user_trades(SYM, end_ms=10**30, limit=1000)) == 10
 
 
 def test_write_through_keeps_place_cheap(tmp_path: Path) -> None:

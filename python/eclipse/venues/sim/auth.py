@@ -45,6 +45,7 @@ MAX_RECV_WINDOW = 60000
 COINBASE_SKEW_S = 30
 _DECIMAL_RANGE = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 _DECIMAL_RE = re.compile(_DECIMAL_RANGE)
+_INT64_MAX = 2**63 - 1  # Binance's integer parameters are signed 64-bit (so is SQLite's INTEGER)
 
 
 def digits(text: str) -> bool:
@@ -149,11 +150,12 @@ class Params:
     def integer(
         self, name: str, default: int | None = None, lo: int = 0, hi: int | None = None
     ) -> int | None:
-        """An integer in ``lo..hi`` (-1100 on garbage, -1130 out of range)."""
+        """An integer in ``lo..hi`` (-1100 on garbage or beyond a signed 64-bit integer, -1130 out of
+        range)."""
         text = self.get(name)
         if text is None:
             return default
-        if not _digits(text) or len(text) > 19:
+        if not _digits(text) or len(text) > 19 or int(text) > _INT64_MAX:
             raise EngineReject(
                 -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,19}}$'."
             )
@@ -289,23 +291,36 @@ class Admission:
 
 
 class _Bucket:
-    __slots__ = ("banned_until", "hits", "minute", "o1m", "o10", "o10_start", "used")
+    """One IP's request weight in the current minute, its 429 count and ban."""
+
+    __slots__ = ("banned_until", "hits", "minute", "used")
 
     def __init__(self) -> None:
         self.minute = -1
         self.used = 0
         self.hits = 0
         self.banned_until = 0
+
+
+class _Orders:
+    """One account's order counts in the current 10 s and minute windows."""
+
+    __slots__ = ("minute", "o1m", "o10", "o10_start")
+
+    def __init__(self) -> None:
+        self.minute = -1
         self.o10_start = -1
         self.o10 = 0
         self.o1m = 0
 
 
 class WeightLimiter:
-    """Binance-like request-weight (per minute) and order-count (per 10 s / minute) limits per client.
+    """Binance-like limits: request weight per minute per IP, order counts per 10 s / minute per account
+    (the API key stands for the account).
 
     Over the weight limit: 429 -1003 with Retry-After up to the next minute; more than ``ban_after`` such
-    answers in the same minute: 418 (banned for ``ban_ms``). Windows are aligned like Binance's.
+    answers in the same minute: 418 (the IP is banned for ``ban_ms``). Over an order limit: 429 -1015.
+    Windows are aligned like Binance's.
     """
 
     def __init__(self, weight_limit: int, order_10s: int, order_1m: int, ban_after: int, ban_ms: int) -> None:
@@ -315,14 +330,16 @@ class WeightLimiter:
         self.ban_after = ban_after
         self.ban_ms = ban_ms
         self._buckets: dict[str, _Bucket] = {}
+        self._orders: dict[str, _Orders] = {}
 
     def reset(self) -> None:
         """Forget all counters and bans."""
         self._buckets.clear()
+        self._orders.clear()
 
-    def used(self, client: str, now_ms: int) -> int:
-        """Weight used by ``client`` in the current minute."""
-        b = self._buckets.get(client)
+    def used(self, ip: str, now_ms: int) -> int:
+        """Weight used by ``ip`` in the current minute."""
+        b = self._buckets.get(ip)
         return b.used if b is not None and b.minute == now_ms // 60_000 else 0
 
     def _ban(self, b: _Bucket, now_ms: int) -> Admission:
@@ -337,16 +354,17 @@ class WeightLimiter:
             ),
         )
 
-    def admit(self, client: str, weight: int, orders: bool, now_ms: int) -> Admission:
-        """Count one request of ``weight`` (and one order if ``orders``) or refuse it."""
-        b = self._buckets.get(client)
+    def admit(self, ip: str, account: str, weight: int, orders: bool, now_ms: int) -> Admission:
+        """Count one request of ``weight`` from ``ip`` (and one order of ``account`` if ``orders``) or
+        refuse it."""
+        b = self._buckets.get(ip)
         if b is None:
-            b = self._buckets[client] = _Bucket()
+            b = self._buckets[ip] = _Bucket()
         if b.banned_until > now_ms:
             return self._ban(b, now_ms)
         minute = now_ms // 60_000
         if b.minute != minute:
-            b.minute, b.used, b.hits, b.o1m = minute, 0, 0, 0
+            b.minute, b.used, b.hits = minute, 0, 0
         if b.used + weight > self.weight_limit:
             b.hits += 1
             if b.hits > self.ban_after:
@@ -362,24 +380,29 @@ class WeightLimiter:
                     "Please use the websocket for live updates to avoid polling the API."
                 ),
             )
+        a = self._orders.get(account)
+        if a is None:
+            a = self._orders[account] = _Orders()
+        if a.minute != minute:
+            a.minute, a.o1m = minute, 0
         start10 = now_ms // 10_000
-        if b.o10_start != start10:
-            b.o10_start, b.o10 = start10, 0
+        if a.o10_start != start10:
+            a.o10_start, a.o10 = start10, 0
         if orders:
-            if b.o10 + 1 > self.order_10s or b.o1m + 1 > self.order_1m:
+            if a.o10 + 1 > self.order_10s or a.o1m + 1 > self.order_1m:
                 per = (
-                    (self.order_10s, "10 SECOND") if b.o10 + 1 > self.order_10s else (self.order_1m, "MINUTE")
+                    (self.order_10s, "10 SECOND") if a.o10 + 1 > self.order_10s else (self.order_1m, "MINUTE")
                 )
                 return Admission(
                     429,
                     b.used,
-                    b.o10,
-                    b.o1m,
+                    a.o10,
+                    a.o1m,
                     retry_after_s=10 if per[1] == "10 SECOND" else 60,
                     code=-1015,
                     msg=f"Too many new orders; current limit is {per[0]} orders per {per[1]}.",
                 )
-            b.o10 += 1
-            b.o1m += 1
+            a.o10 += 1
+            a.o1m += 1
         b.used += weight
-        return Admission(200, b.used, b.o10, b.o1m)
+        return Admission(200, b.used, a.o10, a.o1m)

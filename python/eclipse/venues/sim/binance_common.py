@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from eclipse.venues.sim.auth import Params, digits
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec
+from eclipse.venues.sim.rules import max_price
 from eclipse.venues.types import Side, TimeInForce
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def exchange_info_futures(specs: dict[str, InstrumentSpec], onboard_ms: int) -> 
                     {
                         "filterType": "PRICE_FILTER",
                         "minPrice": str(s.tick_size),
-                        "maxPrice": "4529764",
+                        "maxPrice": f"{max_price(s).normalize():f}",
                         "tickSize": str(s.tick_size),
                     },
                     {"filterType": "LOT_SIZE", **lot},

@@ -16,6 +16,7 @@ from eclipse.venues.sim import binance_common as bc
 from eclipse.venues.sim.auth import Call, Endpoint, Security
 from eclipse.venues.sim.binance_common import check_client_id, fmt, order_lookup, parse_side, parse_tif
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec, OrderView, PlaceRequest, TradeView
+from eclipse.venues.sim.rules import max_price
 from eclipse.venues.types import OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def exchange_info_spot(specs: dict[str, InstrumentSpec]) -> dict[str, Any]:
                     {
                         "filterType": "PRICE_FILTER",
                         "minPrice": fmt(s.tick_size, _P8),
-                        "maxPrice": "1000000.00000000",
+                        "maxPrice": fmt(max_price(s), _P8),
                         "tickSize": fmt(s.tick_size, _P8),
                     },
                     {"filterType": "LOT_SIZE", **lot},

@@ -114,18 +114,28 @@ def _json(call: Call) -> dict[str, Any]:
 
 
 def _dec(raw: dict[str, Any], key: str, required: bool = True) -> Decimal | None:
+    """A positive decimal amount of sane size (as ``Params.decimal``: at most 20 integer and 20 fraction
+    digits); INVALID_ARGUMENT naming ``key`` otherwise."""
     value = raw.get(key)
     if value is None or value == "":
         if required:
             raise _bad(f"missing {key}")
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _bad(f"invalid {key}")
     try:
         out = Decimal(str(value))
     except InvalidOperation:
         raise _bad(f"invalid {key}") from None
-    if not out.is_finite() or out <= 0:
+    if not out.is_finite() or out <= 0 or out.adjusted() >= 20 or _places(out) > 20:
         raise _bad(f"invalid {key}")
     return out
+
+
+def _places(d: Decimal) -> int:
+    """Digits after the decimal point of ``d`` written out (trailing zeros not counted)."""
+    exp = d.normalize().as_tuple().exponent
+    return -exp if isinstance(exp, int) and exp < 0 else 0
 
 
 def _product(ctx: SimContext, s: InstrumentSpec) -> dict[str, Any]:

@@ -41,8 +41,9 @@ class SimConfig:
     in which case market time moves only through ``POST /_sim/step``. ``start_offset_bars``: how many bars
     into the data the replay starts (history for klines; at most half the data). ``db_path``: SQLite
     state (None = in memory only).
-    ``weight_limit_1m``: request-weight budget per minute and client; ``ban_after``: 429s answered while
-    over the limit before the client is banned (418) for ``ban_ms``. ``lost_response_hold_ms``: how long a
+    ``weight_limit_1m``: request-weight budget per minute and client IP; ``order_limit_10s`` /
+    ``order_limit_1m``: new orders per window and API key; ``ban_after``: 429s answered while over the
+    weight limit before the IP is banned (418) for ``ban_ms``. ``lost_response_hold_ms``: how long a
     "lost response" keeps the connection silent before closing it. ``engine_options``: overrides of the
     engines' :class:`~eclipse.venues.sim.engine.EngineConfig` by account, e.g.
     ``{"futures": {"taker_fee": Decimal("0.0005")}, "spot": {...}}``.

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTROL_ROUTES", "JournalEntry", "RequestJournal"]
 
+_MAX_STEP_BARS = 100_000_000  # a step moves at most this many bars
+_MAX_MS = 2**53  # a market time to step to (Unix ms) fits a double and SQLite
+
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
@@ -98,13 +101,20 @@ class RequestJournal:
         return out[-limit:] if limit else out
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _json_body(call: Call) -> dict[str, Any]:
+    """The JSON object of the body (400 for anything else, ``NaN`` / ``Infinity`` included)."""
     if not call.body.strip():
         return {}
     try:
-        raw = json.loads(call.body)
+        raw = json.loads(call.body, parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise HttpError(400, {"error": "body is not valid JSON"}) from None
+    except ValueError as exc:
+        raise HttpError(400, {"error": f"body is not valid JSON: {exc}"}) from None
     if not isinstance(raw, dict):
         raise HttpError(400, {"error": "body must be a JSON object"})
     return raw
@@ -120,7 +130,12 @@ def _step(ctx: SimContext, call: Call) -> dict[str, Any]:
     if (bars is None) == (to_ms is None):
         raise HttpError(400, {"error": 'give exactly one of "bars" (int >= 1) or "to_ms" (int)'})
     value = bars if bars is not None else to_ms
-    if isinstance(value, bool) or not isinstance(value, int) or (bars is not None and bars < 1):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (bars is not None and not 1 <= bars <= _MAX_STEP_BARS)
+        or (to_ms is not None and not 0 <= to_ms <= _MAX_MS)
+    ):
         raise HttpError(400, {"error": f"bad step value {value!r}"})
     try:
         ctx.step(bars=bars, to_ms=to_ms)
@@ -144,6 +159,8 @@ def _requests(ctx: SimContext, call: Call) -> dict[str, Any]:
         limit = int(p.get("limit") or 0) or None
     except ValueError:
         raise HttpError(400, {"error": "since and limit must be integers"}) from None
+    if since < 0 or (limit is not None and limit < 0):
+        raise HttpError(400, {"error": "since and limit must be >= 0"})
     flag = p.get("state_changing")
     entries = ctx.journal.query(
         since=since,

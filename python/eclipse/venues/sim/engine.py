@@ -449,7 +449,8 @@ class MatchingEngine:
 
     def _futures_only(self, symbol: str) -> PositionState:
         if not self.futures:
-            raise EngineReject(-1000, "Not supported by a spot account.")
+            # Binance's -1020 UNSUPPORTED_OPERATION: a definitive refusal (-1000 would read "outcome unknown")
+            raise EngineReject(-1020, "This operation is not supported by a spot account.")
         if symbol not in self.specs:
             raise EngineReject(-1121, "Invalid symbol.")
         return self.pos_state[symbol]
@@ -485,10 +486,11 @@ class MatchingEngine:
             self._flush()
 
     def require_symbol(self, symbol: str) -> InstrumentSpec:
-        """The spec of a listed symbol with market data; -1121 / -1000 otherwise."""
+        """The spec of a listed symbol with market data: -1121 for an unlisted symbol, -2010 (new order
+        rejected: definitive, nothing was placed) when it has no market data yet."""
         spec = self.specs.get(symbol)
         if spec is None:
             raise EngineReject(-1121, "Invalid symbol.")
         if not self.feed.has_data(symbol):
-            raise EngineReject(-1000, f"No market data for {symbol} yet.")
+            raise EngineReject(-2010, f"No market data for {symbol} yet.")
         return spec

@@ -30,6 +30,7 @@ The injector's state (RNG included) is a pure function of the seed and the seque
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -84,16 +85,23 @@ class Fault(StrEnum):
 _PROCESSED = frozenset({Fault.UNKNOWN_503, Fault.UNKNOWN_1006, Fault.UNKNOWN_1007, Fault.LOST_RESPONSE})
 
 
-def _num(
-    raw: Mapping[str, Any], key: str, default: float, lo: float, hi: float | None = None, where: str = ""
-) -> float:
+# upper bounds of the plan's numbers (a finite, sane range: no overflow, no day-long sleeps or huge loops)
+_MAX_MS = 86_400_000  # latency, jitter, hold, slice interval: at most a day
+_MAX_RETRY_S = 259_200  # Retry-After: at most 3 days (Binance's longest IP ban)
+_MAX_COUNT = 1_000_000  # script step repetitions
+_MAX_SLICES = 1_000  # partial-fill slices
+_MAX_SKEW_MS = 365 * 86_400_000  # clock skew: at most a year either way
+
+
+def _num(raw: Mapping[str, Any], key: str, default: float, lo: float, hi: float, where: str = "") -> float:
     value = raw.get(key, default)
     name = f"{where}.{key}" if where else key
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{name} must be a number, got {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        bound = f"{lo:g}..{hi:g}" if hi is not None else f">= {lo:g}"
-        raise ValueError(f"{name} must be {bound}, got {value}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be {lo:g}..{hi:g}, got {value}")
     return float(value)
 
 
@@ -130,10 +138,10 @@ class FaultSpec:
         hold = raw.get("hold_ms")
         return cls(
             fault,
-            int(_num(raw, "ms", 0, 0, where=where)),
-            int(_num(raw, "jitter_ms", 0, 0, where=where)),
-            None if hold is None else int(_num(raw, "hold_ms", 0, 0, where=where)),
-            int(_num(raw, "retry_after_s", 1, 0, where=where)),
+            int(_num(raw, "ms", 0, 0, _MAX_MS, where)),
+            int(_num(raw, "jitter_ms", 0, 0, _MAX_MS, where)),
+            None if hold is None else int(_num(raw, "hold_ms", 0, 0, _MAX_MS, where)),
+            int(_num(raw, "retry_after_s", 1, 0, _MAX_RETRY_S, where)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +202,7 @@ class ScriptStep:
         return cls(
             _endpoint_class(raw, where),
             FaultSpec.from_dict(raw, where),
-            int(_num(raw, "count", 1, 1, where=where)),
+            int(_num(raw, "count", 1, 1, _MAX_COUNT, where)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,8 +234,8 @@ class EngineFaultPlan:
         _check_keys(shrink, {"p", "ratio"}, "engine.reduce_only_shrink")
         return cls(
             _num(part, "p", 1.0 if part else 0.0, 0, 1, "engine.partial_fills"),
-            int(_num(part, "slices", 3, 2, where="engine.partial_fills")),
-            int(_num(part, "interval_ms", 500, 0, where="engine.partial_fills")),
+            int(_num(part, "slices", 3, 2, _MAX_SLICES, "engine.partial_fills")),
+            int(_num(part, "interval_ms", 500, 0, _MAX_MS, "engine.partial_fills")),
             _num(race, "p", 1.0 if race else 0.0, 0, 1, "engine.cancel_race"),
             _num(shrink, "p", 1.0 if shrink else 0.0, 0, 1, "engine.reduce_only_shrink"),
             _num(shrink, "ratio", 0.5, 0.0, 1.0, "engine.reduce_only_shrink"),
@@ -288,6 +296,8 @@ class FaultPlan:
         skew = plan.get("clock_skew_ms", 0)
         if isinstance(skew, bool) or not isinstance(skew, int):
             raise ValueError(f"clock_skew_ms must be an integer, got {skew!r}")
+        if abs(skew) > _MAX_SKEW_MS:
+            raise ValueError(f"clock_skew_ms must be within +-{_MAX_SKEW_MS}, got {skew}")
         rules, steps = plan.get("random", []), plan.get("script", [])
         if not isinstance(rules, list) or not isinstance(steps, list):
             raise ValueError("random and script must be JSON arrays")

@@ -11,7 +11,9 @@ its own price), ``HOLD`` (the price stayed at the previous point, then jumped: f
   The bar's volume accrues linearly over the bar. Bar to bar is a HOLD (a GAP over missing bars).
 - A trades file: one HOLD point per trade (volume = trade quantity); klines aggregate the trades.
 - Pushed data (the paper venue): candles and trades appended at run time; a forming candle's update adds
-  its new extremes (nearer the previous price first) and its close at the observation time.
+  its new extremes (nearer the previous price first) and its close at the observation time (clamped to
+  the bar's last millisecond; updates observed after the bar's end share that millisecond, and the engine
+  walks it only once the next bar has arrived).
 
 **Market time.** ``REPLAY``: ``anchor_market + (clock.now_ms() - anchor_wall) * speed``; ``STEPPED``: moves
 only by :meth:`MarketFeed.advance_to` / :meth:`MarketFeed.step_bars`; ``LIVE``: the latest pushed point's
@@ -450,10 +452,12 @@ class MarketFeed:
         return s.price_at(market_ms - s.shift)
 
     def horizon(self, symbol: str) -> int:
-        """How far the symbol's path is known: market now, or its last pushed point if earlier (LIVE)."""
+        """How far the symbol's path is known for good: market now, or (LIVE) its last pushed point if
+        earlier -- one millisecond before it when that point is at the forming bar's last millisecond, where a
+        later update of the bar may still add points (``Series.settled_ts``)."""
         s = self._get(symbol)
         now = self.now_ms()
-        return min(now, s.last_ts() + s.shift) if s.live and s.n else now
+        return min(now, s.settled_ts() + s.shift) if s.live and s.n else now
 
     def last_price(self, symbol: str) -> float:
         """Price at market now."""

@@ -53,6 +53,7 @@ class InstrumentSpec:
     qty_precision: int
     max_leverage: int = 125
     maint_margin_rate: Decimal = Decimal("0.004")
+    max_price: Decimal | None = None  # PRICE_FILTER maxPrice (None: Binance's default for the kind)
 
 
 @dataclass(frozen=True, slots=True)

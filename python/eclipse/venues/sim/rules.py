@@ -1,5 +1,8 @@
 """Request checks that need no account state: parameters, filters, notional (Binance codes and messages).
 
+Any finite size gets a rejection, never an exception: PRICE_FILTER (limit and trigger prices: positive, at
+most maxPrice, on the tick), LOT_SIZE and notional; a non-finite value (in-process callers) is -1100.
+
 Futures and spot answer with their own codes where Binance's differ (:class:`Codes`).
 """
 
@@ -7,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec, PlaceRequest
 from eclipse.venues.types import MarketKind, OrderType
@@ -19,11 +23,16 @@ __all__ = [
     "Codes",
     "check_request",
     "mandatory",
+    "max_price",
     "not_required",
 ]
 
 CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 PRECISION = (-1111, "Precision is over the maximum defined for this asset.")
+# PRICE_FILTER maxPrice Binance lists for BTCUSDT (USD-M / spot); an instrument may set its own
+FUTURES_MAX_PRICE = Decimal("4529764")
+SPOT_MAX_PRICE = Decimal("1000000")
+_DECIMAL_RANGE = r"^([0-9]{1,20})(\.[0-9]{1,20})?$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +46,8 @@ class Codes:
     insufficient: tuple[int, str]
     post_only: tuple[int, str]
     would_trigger: tuple[int, str]
+    price_too_large: tuple[int, str]
+    trigger_too_large: tuple[int, str]
     trigger_name: str
 
     def notional(self, spec: InstrumentSpec) -> EngineReject:
@@ -60,6 +71,8 @@ FUTURES_CODES = Codes(
         "Due to the order could not be executed as maker, the Post Only order will be rejected.",
     ),
     would_trigger=(-2021, "Order would immediately trigger."),
+    price_too_large=(-4002, "Price greater than max price."),
+    trigger_too_large=(-4007, "Stop price greater than max price."),
     trigger_name="triggerPrice",
 )
 SPOT_CODES = Codes(
@@ -70,6 +83,8 @@ SPOT_CODES = Codes(
     insufficient=(-2010, "Account has insufficient balance for requested action."),
     post_only=(-2010, "Order would immediately match and take."),
     would_trigger=(-2010, "Stop price would trigger immediately."),
+    price_too_large=(-1013, "Filter failure: PRICE_FILTER"),
+    trigger_too_large=(-1013, "Filter failure: PRICE_FILTER"),
     trigger_name="stopPrice",
 )
 
@@ -88,10 +103,36 @@ def _reject(pair: tuple[int, str]) -> EngineReject:
     return EngineReject(*pair)
 
 
-def _check_price(value: Decimal, spec: InstrumentSpec, codes: Codes) -> None:
+def max_price(spec: InstrumentSpec) -> Decimal:
+    """The instrument's PRICE_FILTER maxPrice (its own, else Binance's for the kind)."""
+    if spec.max_price is not None:
+        return spec.max_price
+    return FUTURES_MAX_PRICE if spec.kind is MarketKind.LINEAR else SPOT_MAX_PRICE
+
+
+def _off_grid(value: Decimal, step: Decimal) -> bool:
+    """True when ``value`` is not a whole multiple of ``step`` (exact for any finite size: a quotient too
+    long for the decimal context is checked with fractions)."""
+    try:
+        return bool(value % step)
+    except InvalidOperation:
+        return Fraction(value) % Fraction(step) != 0
+
+
+def _finite(value: Decimal | None, name: str) -> None:
+    if value is not None and not value.is_finite():
+        raise EngineReject(
+            -1100, f"Illegal characters found in parameter '{name}'; legal range is '{_DECIMAL_RANGE}'."
+        )
+
+
+def _check_price(value: Decimal, spec: InstrumentSpec, codes: Codes, too_large: tuple[int, str]) -> None:
+    """PRICE_FILTER: positive, at most maxPrice, on the tick."""
     if not value > 0:
         raise _reject(codes.price_nonpositive)
-    if value % spec.tick_size:
+    if value > max_price(spec):
+        raise _reject(too_large)
+    if _off_grid(value, spec.tick_size):
         raise _reject(PRECISION)
 
 
@@ -99,6 +140,9 @@ def check_request(req: PlaceRequest, spec: InstrumentSpec, codes: Codes, last: D
     """Parameter, precision, lot-size and notional checks of a new order (``last`` prices a market order)."""
     futures = spec.kind is MarketKind.LINEAR
     conditional = req.type.conditional
+    _finite(req.qty, "quantity")
+    _finite(req.price, "price")
+    _finite(req.trigger_price, codes.trigger_name)
     if not futures and (req.reduce_only or req.close_position):
         raise not_required("reduceOnly" if req.reduce_only else "closePosition")
     if req.close_position and not conditional:
@@ -116,13 +160,13 @@ def check_request(req: PlaceRequest, spec: InstrumentSpec, codes: Codes, last: D
     if req.type is OrderType.LIMIT:
         if req.price is None:
             raise mandatory("price")
-        _check_price(req.price, spec, codes)
+        _check_price(req.price, spec, codes, codes.price_too_large)
     elif req.price is not None:
         raise not_required("price")
     if conditional:
         if req.trigger_price is None:
             raise mandatory(codes.trigger_name)
-        _check_price(req.trigger_price, spec, codes)
+        _check_price(req.trigger_price, spec, codes, codes.trigger_too_large)
     elif req.trigger_price is not None:
         raise not_required("stopPrice")
     if req.qty is None:
@@ -132,7 +176,7 @@ def check_request(req: PlaceRequest, spec: InstrumentSpec, codes: Codes, last: D
     qty = req.qty
     if not qty > 0:
         raise _reject(codes.qty_nonpositive)
-    if qty % spec.step_size:
+    if _off_grid(qty, spec.step_size):
         raise _reject(PRECISION)
     if qty < spec.min_qty:
         raise EngineReject(-1013, "Filter failure: LOT_SIZE")

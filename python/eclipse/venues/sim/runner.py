@@ -245,14 +245,22 @@ class SimServerThread:
         """Start serving; the URL. Raises what the server raised while starting."""
         if self._thread is not None:
             return self.url
+        # a previous start that failed leaves its flag, error and closed loop behind: start afresh
+        self._ready.clear()
+        self._error = None
+        self._loop = None
+        self._server = None
         self._thread = threading.Thread(target=self._run, name="eclipse-sim", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout_s):
             raise TimeoutError("the simulator did not start in time")
         if self._error is not None:
+            error, self._error = self._error, None
             self._thread.join()
             self._thread = None
-            raise self._error
+            self._loop = None
+            self._ready.clear()
+            raise error
         return self.url
 
     def _run(self) -> None:

@@ -133,6 +133,14 @@ class Series:
         """Data time of the last point."""
         return int(self.ts[self.n - 1])
 
+    def settled_ts(self) -> int:
+        """Data time up to which no point can be added any more: the last point's, except when it is at the
+        forming pushed bar's last millisecond, which a later update of that bar may still add points at."""
+        last = self.last_ts()
+        if self.bar_ts is not None and last == self.bar_ts + self.bar_ms - 1:
+            return last - 1
+        return last
+
     # -- queries in data time --------------------------------------------------------------------------
 
     def price_at(self, t: int) -> float:
@@ -239,9 +247,11 @@ class Series:
             return False
         if self.bar_ts is not None and candle.ts_ms == self.bar_ts:
             last_t, last_p = self.last_ts(), float(self.price[self.n - 1])
-            t = max(min(max(obs, candle.ts_ms), end), last_t + 1)
-            if t > end:
-                return False
+            # at the observation time, after the last point, clamped to the bar's last millisecond: once that
+            # is taken (an update observed at or after the bar's end), later updates share it (equal
+            # timestamps, in push order), so the bar's final extremes and close are never dropped; the
+            # feed's horizon holds that millisecond back until the next bar arrives (``settled_ts``)
+            t = min(max(obs, candle.ts_ms, last_t + 1), end)
             ext: list[float] = []
             if candle.high > self.bar_high:
                 ext.append(candle.high)

@@ -2,9 +2,10 @@
 small Coinbase Advanced Trade surface on 127.0.0.1, plus the ``/_sim`` control plane.
 
 Every request goes through one dispatcher (no per-route middleware stack): route lookup in a dict, then
-the few ``{name}`` path templates (404 / 405 with Binance's ``-5000`` body), rate-limit admission (weight
-per minute, orders per 10 s / minute, 429 then 418), the fault decision (latency, refusals, lost
-requests), authentication, the handler, then the post-execution faults (503 "unknown", lost response).
+the few ``{name}`` path templates (404 / 405 with Binance's ``-5000`` body), rate-limit admission
+(weight per minute per IP, orders per 10 s / minute per API key, 429 then 418), the fault decision
+(latency, refusals, lost requests), authentication, the handler, then the post-execution faults (503
+"unknown", lost response). An unexpected exception is logged and answered 500 ``-1000``.
 Each response carries ``X-MBX-USED-WEIGHT-1M`` (order routes also ``X-MBX-ORDER-COUNT-10S`` / ``-1M``);
 each request is logged at INFO on ``eclipse.sim`` (method, path without query, status, latency: never a
 key, secret or signature) and recorded in the journal.
@@ -274,6 +275,11 @@ def _client_id(ep: Endpoint, params: Params | None) -> str | None:
     return params.get("newClientOrderId") or params.get("clientAlgoId")
 
 
+def _peer(request: web.Request) -> str:
+    """The client's IP address (the peer of the connection)."""
+    return request.remote or "?"
+
+
 async def _hold_and_drop(request: web.Request, hold_ms: int) -> None:
     await asyncio.sleep(hold_ms / 1000)
     transport = request.transport
@@ -336,8 +342,7 @@ class _Dispatcher:
             raise web.HTTPException()  # the connection is already gone (lost request / response)
         headers = _weight_headers(adm, ep)
         if ep is None:  # unknown path: no weight charged, the header still shows the minute's usage
-            client = request.headers.get("X-MBX-APIKEY") or request.remote or "?"
-            headers["X-MBX-USED-WEIGHT-1M"] = str(ctx.limiter.used(client, ctx.clock.now_ms()))
+            headers["X-MBX-USED-WEIGHT-1M"] = str(ctx.limiter.used(_peer(request), ctx.clock.now_ms()))
         headers.update(out.headers)
         return web.Response(body=out.body, status=out.status, headers=headers, content_type=_JSON)
 
@@ -366,7 +371,8 @@ class _Dispatcher:
             weight = ep.weight
         else:
             weight = _safe_weight(ep, pre if pre is not None else Params.parse(query, body))
-        adm = ctx.limiter.admit(api_key or request.remote or "?", weight, ep.orders, ctx.clock.now_ms())
+        ip = _peer(request)  # weight and bans per IP, order counts per account (its API key), as Binance
+        adm = ctx.limiter.admit(ip, api_key or ip, weight, ep.orders, ctx.clock.now_ms())
         if adm.status != 200:
             headers = {"Retry-After": str(adm.retry_after_s)}
             return _Out(adm.status, _binance_error(adm.status, adm.code, adm.msg), headers), adm, None, pre
@@ -442,6 +448,11 @@ class _Dispatcher:
             status = 200
         except HttpError as exc:
             result, status = exc.body, exc.status
+        except (ValueError, OverflowError) as exc:  # a value the handler could not use
+            result, status = {"error": f"bad request: {exc}"}, 400
+        except Exception as exc:  # a bug: logged, never a traceback to the client
+            log.exception("unhandled error serving %s %s", request.method, request.path)
+            result, status = {"error": f"internal error ({type(exc).__name__}); see the server log"}, 500
         return web.Response(body=_dumps(result), status=status, content_type=_JSON)
 
 

@@ -34,6 +34,13 @@ SCHEMA_VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _FEED_NS = "feed"
 _OPEN = ("NEW", "PARTIALLY_FILLED")
+_I64 = 2**63  # SQLite INTEGER is signed 64-bit: -_I64 <= x < _I64
+
+
+def _clamp64(x: int) -> int:
+    """``x`` clamped into SQLite's INTEGER range (as a bound it selects the same rows)."""
+    return min(max(x, -_I64), _I64 - 1)
+
 
 # (book "o"/"a", id, client id, symbol, status, JSON text); ids and symbols never hold tabs or newlines
 OrderRow = tuple[str, int, str, str, str, str]
@@ -238,7 +245,9 @@ class SimStore:
         return out
 
     def find_order(self, ns: str, book: str, order_id: int | None, client_id: str | None) -> str | None:
-        """One order by id, or the newest with a client id."""
+        """One order by id, or the newest with a client id (None for an id beyond SQLite's 64-bit range)."""
+        if order_id is not None and not -_I64 <= order_id < _I64:
+            return None
         self.compact()
         args: tuple[object, ...]
         if order_id is not None:
@@ -271,13 +280,13 @@ class SimStore:
         args: list[object] = [ns, symbol]
         if from_id is not None:
             where.append("id >= ?")
-            args.append(from_id)
+            args.append(_clamp64(from_id))
         if start_ms is not None:
             where.append("ts_ms >= ?")
-            args.append(start_ms)
+            args.append(_clamp64(start_ms))
         if end_ms is not None:
             where.append("ts_ms <= ?")
-            args.append(end_ms)
+            args.append(_clamp64(end_ms))
         newest = from_id is None and start_ms is None
         order = "DESC" if newest else "ASC"
         sql = f"SELECT id, data FROM trades WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"

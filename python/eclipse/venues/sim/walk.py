@@ -139,7 +139,8 @@ def deliver_slice(eng: MatchingEngine, o: OrderRecord, t: int) -> None:
 
 def trigger(eng: MatchingEngine, a: OrderRecord, t: int, x: float) -> None:
     """Fire conditional ``a`` at path price ``x``: it becomes a MARKET order (status TRIGGERED), or EXPIRED
-    when it may only reduce and there is nothing to reduce, or when margin is short."""
+    when it may only reduce and there is nothing to reduce, or when margin is short. The market order has
+    the conditional's client id, or its own when an open regular order already uses that id."""
     sym = a.symbol
     pos = eng.pos_state[sym]
     reduce = a.reduce_only or a.close_position
@@ -155,8 +156,13 @@ def trigger(eng: MatchingEngine, a: OrderRecord, t: int, x: float) -> None:
         if initial_margin(probe, px) > margin_summary(eng)[4]:
             finish(eng, a, "EXPIRED", t)
             return
+    # the market order keeps the conditional's client id, unless an open regular order holds that id (the
+    # books' ids are separate): then it takes its own generated id, so the regular book never has two open
+    # orders with one client id and a lookup by that id still finds the open order (``actualOrderId``
+    # links the two either way)
+    cid = None if a.client_id in eng.regular.cid_open else a.client_id
     m = new_order(
-        eng, eng.regular, sym, a.side, OrderType.MARKET, t, client_id=a.client_id, qty=qty, reduce_only=reduce
+        eng, eng.regular, sym, a.side, OrderType.MARKET, t, client_id=cid, qty=qty, reduce_only=reduce
     )
     m.lock_asset, m.lock_price, m.locked = a.lock_asset, a.lock_price, a.locked
     a.locked = _ZERO
