@@ -14,6 +14,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from eclipse import _core
+from eclipse.config.entry_knobs import entry_params
+from eclipse.config.exit_knobs import exit_params
 from eclipse.config.parsers import (
     Parser,
     bool_parser,
@@ -23,6 +25,7 @@ from eclipse.config.parsers import (
     int_parser,
     path_parser,
 )
+from eclipse.config.router_knobs import router_params
 from eclipse.config.venue_knobs import venue_params
 from eclipse.strategy.sessions import SessionHours
 
@@ -338,6 +341,10 @@ REGISTRY: tuple[Param, ...] = (
     ),
     # --- venue layer (eclipse.config.venue_knobs) ---
     *venue_params(Param),
+    # --- execution engine (eclipse.config.{router,entry,exit}_knobs) ---
+    *router_params(Param),
+    *entry_params(Param),
+    *exit_params(Param),
 )
 
 _BY_NAME: Mapping[str, Param] = MappingProxyType({p.name: p for p in REGISTRY})

@@ -1,0 +1,16 @@
+"""Knobs of the exit layer of the execution engine (concatenated into the registry's REGISTRY)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eclipse.config.registry import Param
+
+__all__ = ["exit_params"]
+
+
+def exit_params(param: type[Param]) -> tuple[Param, ...]:
+    """The exit knobs, built with the registry's ``Param`` class (passed in to avoid an import cycle)."""
+    del param
+    return ()
