@@ -273,6 +273,7 @@ class OrderResolved:
     error_kind: VenueErrorKind | None = None
     error_code: int | str | None = None
     detail: str = ""
+    filled: Decimal | None = None  # the venue's filled quantity at that moment (None: not known)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,584 @@
+"""The execution engine: the loop body the daemon calls once per symbol and closed bar, plus fill handling,
+protection and restart. See ``docs/execution.md``.
+
+:meth:`ExecutionEngine.on_bar` runs, in this order:
+
+1. **exits** (never gated: no guard, posture, throttle or knob is consulted): the bar feeds the exit
+   features, the exit rules run on the open position, a firing rule becomes a reduce-only MARKET order sent
+   through the router;
+2. **entries**: :class:`~eclipse.execution.entries.pipeline.EntryPipeline` (scanner -> gate -> sizing ->
+   leverage); a plan sets leverage and margin mode on the venue (once per value), journals
+   :class:`~eclipse.contracts.IntentCreated` and goes to :meth:`Router.submit`; BLOCKED feeds the gate's
+   router-block throttle, REJECTED / UNRESOLVED its error throttle; an entry that ends partially filled goes
+   to the partial-fill resolver (cancel through the router, reduce-only flatten);
+3. :meth:`ExecutionEngine.sync_fills`: the venue's fills of our orders, deduplicated by trade id, journaled
+   (:class:`~eclipse.contracts.FillRecorded`, then :class:`~eclipse.contracts.PositionChanged`) and applied
+   to the :class:`~eclipse.execution.positions.PositionBook`; each fill drives the
+   :class:`~eclipse.execution.exits.ProtectionManager` (stop-loss / take-profit placed as soon as an entry
+   fills, resized, canceled once flat);
+4. :meth:`ExecutionEngine.check_protection` every ``protection_check_sec``: the venue's open orders against
+   the tracked ones (terminal ones settled by lookup) and the positions (missing protection re-placed,
+   leftovers canceled).
+
+:meth:`ExecutionEngine.resume` rebuilds an engine after a restart: :func:`recover` settles the journal
+against the venue, the book and the order tracker are rebuilt from the replayed journal, protection is
+re-derived from the fills and checked against the venue before any new entry.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from decimal import Decimal
+
+from eclipse import _core
+from eclipse.clock import Clock
+from eclipse.contracts import (
+    FillRecorded,
+    IntentCreated,
+    IntentKind,
+    OrderResolved,
+    PositionChanged,
+    RouterOutcome,
+    RouterRequest,
+    RouterResult,
+)
+from eclipse.execution.engine_settings import EngineSettings
+from eclipse.execution.entries.gate import EntryGate, GuardKnobsProvider, StaticGuardProvider
+from eclipse.execution.entries.partial import PartialFillResolver
+from eclipse.execution.entries.pipeline import EntryPipeline, EntryPlan
+from eclipse.execution.entries.scanner import EntryScanner
+from eclipse.execution.entries.sizing import Sizer
+from eclipse.execution.exits import (
+    ExitEngine,
+    ProtectionManager,
+    ProtectionPlan,
+)
+from eclipse.execution.journal import Journal, JournalState, OrderPhase, RecoveryReport, recover
+from eclipse.execution.positions import PositionBook
+from eclipse.execution.router import JournalSink, LookupState, Router, cancel_order
+from eclipse.execution.tracking import OrderTracker, TrackedOrder
+from eclipse.market.bars import Bar
+from eclipse.strategy.engine import SignalEngine
+from eclipse.telemetry import Telemetry
+from eclipse.venues.errors import VenueError
+from eclipse.venues.protocol import Venue
+from eclipse.venues.types import Fill, OrderReport, OrderStatus
+
+__all__ = ["EngineSettings", "ExecutionEngine"]
+
+
+Sleep = Callable[[float], Awaitable[None]]
+FILL_SLACK_MS = 60_000
+"""Fills are fetched from this long before the oldest order that may still have unseen fills."""
+_FILL_PAGE = 500
+_MAX_PAGES = 50
+_PROTECT_ROUNDS = 4
+
+
+class _Actions:
+    """The partial-fill resolver's hands: cancel and flatten through the engine's router."""
+
+    def __init__(self, engine: ExecutionEngine) -> None:
+        self._engine = engine
+
+    async def cancel(self, client_order_id: str) -> bool:
+        """Cancel the entry remainder; True when the venue confirms nothing is live."""
+        return await self._engine.cancel(client_order_id)
+
+    async def flatten(self, symbol: str) -> bool:
+        """Close ``symbol`` with a reduce-only market order; True once the book is flat."""
+        return await self._engine.flatten(symbol, "partial_fill")
+
+
+class ExecutionEngine:
+    """One account's execution loop over a venue (see the module docstring).
+
+    ``journal`` is the SQLite :class:`Journal` in production (needed by :meth:`resume`) or any
+    :class:`JournalSink` in tests; ``sleep`` / ``rng`` drive the router's backoff (inject a simulated sleep
+    under a simulated clock).
+    """
+
+    def __init__(
+        self,
+        venue: Venue,
+        journal: JournalSink,
+        clock: Clock,
+        telemetry: Telemetry,
+        settings: EngineSettings,
+        *,
+        sleep: Sleep,
+        rng: random.Random | None = None,
+        guard: GuardKnobsProvider | None = None,
+    ) -> None:
+        self.venue, self.journal, self.clock, self.telemetry = venue, journal, clock, telemetry
+        self.settings = settings
+        self.equity = settings.equity
+        rs = settings.router
+        self.router = Router(
+            venue,
+            journal,
+            telemetry,
+            clock,
+            rs.policy,
+            sleep,
+            rng or random.Random(0),
+            max_notional=rs.max_notional,
+        )
+        self.book = PositionBook(clock, telemetry.sink)
+        self.orders = OrderTracker()
+        es = settings.entries
+        self.gate = EntryGate(es.gate, guard or StaticGuardProvider(), telemetry, clock)
+        scanner = EntryScanner(SignalEngine(settings.strategy, clock), self, telemetry)
+        self.entries = EntryPipeline(scanner, self.gate, Sizer(es.sizing, telemetry), es.leverage)
+        self.partial = PartialFillResolver(
+            es.partial, _Actions(self), self.gate.backoff, telemetry, clock, sleep
+        )
+        self.exits = ExitEngine(settings.exits, self.book, clock, telemetry)
+        self.protection = ProtectionManager(settings.exits, clock, telemetry)
+        self._features: dict[str, _core.FeatureState] = {}
+        self._leverage: dict[str, tuple[int, str]] = {}
+        self._entry_of: dict[str, tuple[str, float | None]] = {}  # symbol -> (entry intent id, ATR%)
+        self._last_check_ms: int | None = None
+        self.entries_enabled = True
+
+    # --- PositionView (the scanner's one-position-per-symbol rule) -----------------------------------------
+    def has_position(self, symbol: str) -> bool:
+        """True when the book holds a position in ``symbol``."""
+        return self.book.snapshot(symbol).qty != 0
+
+    def has_live_entry(self, symbol: str) -> bool:
+        """True while an entry order of ``symbol`` is working or of unknown outcome."""
+        return self.orders.has_live_entry(symbol)
+
+    # --- the loop -------------------------------------------------------------------------------------------
+    async def on_bar(self, symbol: str, bar: Bar) -> None:
+        """Handle one closed 1m bar of ``symbol``: exits, entries, fills, protection (module docstring)."""
+        if bar.close > 0:
+            self.book.set_mark(symbol, Decimal(repr(bar.close)))
+        state = self._features.get(symbol)
+        if state is None:
+            state = self._features[symbol] = _core.FeatureState(self.settings.strategy.features)
+        state.update(bar.ts_ms, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        await self.sync_fills()
+        exit_req = self.exits.on_bar(symbol, state)
+        if exit_req is not None:
+            await self.submit_reduce(exit_req)
+        await self._entry(symbol, bar)
+        await self.sync_fills()
+        now = self.clock.now_ms()
+        interval = round(self.settings.protection_check_sec * 1000)
+        if self._last_check_ms is None or now - self._last_check_ms >= interval:
+            await self.check_protection()
+
+    async def _entry(self, symbol: str, bar: Bar) -> None:
+        positions = list(self.book.open_positions().values())
+        try:
+            market = await self.router.market(symbol)
+        except VenueError as err:
+            self.entries.scanner.on_bar(symbol, bar)  # the features must still see every bar
+            self.telemetry.emit("entry.blocked", symbol=symbol, reason="market_unavailable", detail=str(err))
+            return
+        step = self.entries.on_bar(symbol, bar, market, positions, self.equity)
+        plan = step.plan
+        if plan is None:
+            return
+        why = self._entry_veto(plan)
+        if why is not None:
+            self.telemetry.emit("entry.blocked", symbol=symbol, reason=why, intent_id=plan.intent.intent_id)
+            return
+        if not await self._set_leverage(plan):
+            return
+        intent = plan.intent
+        req = plan.request
+        self.journal.append(
+            IntentCreated(
+                self.clock.now_ms(),
+                intent.intent_id,
+                IntentKind.ENTRY,
+                symbol,
+                intent.side,
+                req.qty,
+                req.ref_price,
+                intent.confidence,
+            )
+        )
+        self._entry_of[symbol] = (intent.intent_id, intent.atr_pct)
+        self.exits.note_entry_atr(symbol, intent.atr_pct)
+        result = await self._submit(req)
+        if result.outcome is RouterOutcome.BLOCKED:
+            self.gate.record_router_block(symbol, detail=result.why)
+        elif result.outcome in (RouterOutcome.REJECTED, RouterOutcome.UNRESOLVED):
+            self.gate.record_error(symbol, detail=f"{result.outcome.value}: {result.why}")
+        elif result.report is not None:
+            await self.sync_fills()
+            order = self.orders.orders[req.client_order_id]
+            if not order.live:
+                await self._settle_entry(order, result.report)
+
+    def _entry_veto(self, plan: EntryPlan) -> str | None:
+        if not self.entries_enabled:
+            return "recovery_pending"
+        if self.orders.has_intent(plan.intent.intent_id) or self.orders.used(plan.request.client_order_id):
+            return "intent_exists"
+        if self.protection.entries_blocked(plan.intent.symbol):
+            return "protection_missing"
+        return None
+
+    async def _set_leverage(self, plan: EntryPlan) -> bool:
+        symbol, lev = plan.intent.symbol, plan.leverage
+        want = (lev.leverage, lev.margin_mode.value)
+        if self._leverage.get(symbol) == want:
+            return True
+        try:
+            await self.venue.set_margin_mode(symbol, lev.margin_mode)
+            await self.venue.set_leverage(symbol, lev.leverage)
+        except VenueError as err:
+            self.gate.record_error(symbol, detail=f"leverage: {err}")
+            self.telemetry.emit(
+                "entry.blocked",
+                symbol=symbol,
+                reason="leverage_failed",
+                detail=str(err),
+                intent_id=plan.intent.intent_id,
+            )
+            return False
+        self._leverage[symbol] = want
+        self.telemetry.emit(
+            "entry.leverage_set",
+            symbol=symbol,
+            leverage=lev.leverage,
+            margin_mode=lev.margin_mode,
+            explanation=lev.text,
+        )
+        return True
+
+    async def _settle_entry(self, order: TrackedOrder, report: OrderReport) -> None:
+        """An entry order reached a terminal status (or stays partially filled): run the partial resolver."""
+        qty = order.request.qty or Decimal(0)
+        if 0 < report.filled < qty:
+            await self.partial.resolve(order.request, report)
+
+    # --- submitting ---
+    async def _submit(self, req: RouterRequest) -> RouterResult:
+        """Send ``req`` through the router and track the order it became (if any)."""
+        result = await self.router.submit(req)
+        if result.outcome is RouterOutcome.PLACED:
+            self.orders.track(result.request, self.clock.now_ms(), result.report)
+        elif result.outcome is RouterOutcome.UNRESOLVED:
+            self.orders.track(result.request, self.clock.now_ms())  # settled by lookup at the next check
+        else:
+            self.orders.remember(req.client_order_id)
+        return result
+
+    async def submit_reduce(self, req: RouterRequest) -> RouterResult | None:
+        """Send a risk-reducing market order (rule exit, forced exit, flatten): never gated. A client id
+        already used (e.g. before a restart) gets a fresh ``.r<n>`` suffix; None when the request is not
+        risk-reducing or reduce-only (refused: an exit must never open risk)."""
+        if not req.kind.reduces_risk or not (req.reduce_only or req.close_position):
+            self.telemetry.emit("exit.refused", symbol=req.symbol, why="not_reduce_only", kind=req.kind)
+            return None
+        req = replace(req, client_order_id=self.orders.fresh_id(req.client_order_id))
+        if not self.orders.has_intent(req.intent_id):
+            self.journal.append(
+                IntentCreated(
+                    self.clock.now_ms(), req.intent_id, req.kind, req.symbol, req.side, req.qty, req.ref_price
+                )
+            )
+        result = await self._submit(req)
+        if result.outcome is not RouterOutcome.PLACED:
+            self.exits.exit_resolved(req.symbol)  # the rule may fire again on the next bar
+        self.telemetry.emit(
+            "exit.submitted",
+            symbol=req.symbol,
+            kind=req.kind,
+            outcome=result.outcome,
+            client_order_id=req.client_order_id,
+            why=result.why,
+        )
+        await self.sync_fills()
+        return result
+
+    async def force_exit(self, symbol: str, reason: str) -> RouterResult | None:
+        """Close ``symbol``'s position now with a reduce-only market order (None when flat)."""
+        await self.sync_fills()
+        req = self.exits.force_exit(symbol, reason)
+        return await self.submit_reduce(req) if req is not None else None
+
+    async def flatten(self, symbol: str, reason: str) -> bool:
+        """Force-exit ``symbol`` (kind FLATTEN); True once the book is flat."""
+        await self.sync_fills()
+        req = self.exits.force_exit(symbol, reason)
+        if req is not None:
+            await self.submit_reduce(replace(req, kind=IntentKind.FLATTEN))
+        return self.book.snapshot(symbol).qty == 0
+
+    async def cancel(self, client_order_id: str) -> bool:
+        """Cancel one of our orders idempotently; True when the venue confirms it is not live."""
+        order = self.orders.orders.get(client_order_id)
+        if order is None:
+            return True
+        res = await cancel_order(
+            self.router,
+            order.symbol,
+            client_order_id,
+            conditional=order.request.type.conditional,
+            intent_id=order.request.intent_id,
+        )
+        if res.confirmed:
+            if res.report is not None:
+                self.orders.update(res.report)
+            else:
+                self.orders.resolve(client_order_id, OrderStatus.CANCELED)
+            await self.sync_fills()
+        return res.confirmed
+
+    # --- fills ---
+    async def sync_fills(self) -> int:
+        """Fetch, journal and apply the new fills of our orders; drive protection. Returns fills applied."""
+        applied = 0
+        for symbol, since in sorted(self.orders.needs_fills().items()):
+            try:
+                fills = await self._fetch_fills(symbol, since - FILL_SLACK_MS)
+            except VenueError as err:
+                self.telemetry.emit("fills.fetch_failed", symbol=symbol, error_kind=err.kind, detail=str(err))
+                continue
+            for fill in sorted(fills, key=lambda f: (f.ts_ms, f.trade_id)):
+                if await self._apply_fill(fill):
+                    applied += 1
+        return applied
+
+    async def _fetch_fills(self, symbol: str, since: int) -> list[Fill]:
+        out: list[Fill] = []
+        cursor = since
+        for _ in range(_MAX_PAGES):
+            page = await self.venue.fetch_fills(symbol, since_ms=cursor, limit=_FILL_PAGE)
+            out.extend(page)
+            if len(page) < _FILL_PAGE or page[-1].ts_ms <= cursor:
+                break
+            cursor = page[-1].ts_ms
+        return out
+
+    async def _apply_fill(self, fill: Fill) -> bool:
+        order = self.orders.owner(fill)
+        if order is None or self.book.has_fill(fill.symbol, fill.trade_id):
+            return False
+        now = self.clock.now_ms()
+        self.journal.append(FillRecorded(now, order.request.client_order_id, fill))
+        self.book.apply(fill)
+        order.counted += fill.qty
+        order.filled = max(order.filled, order.counted)
+        qty = order.request.qty
+        if qty is not None and order.counted >= qty and order.live:
+            order.status = OrderStatus.FILLED
+        snap = self.book.snapshot(fill.symbol)
+        self.journal.append(PositionChanged(now, snap))
+        self.telemetry.emit(
+            "position.changed",
+            symbol=fill.symbol,
+            qty=snap.qty,
+            avg_entry=snap.avg_entry,
+            realized_pnl=snap.realized_pnl,
+            fees=snap.fees,
+            trade_id=fill.trade_id,
+            kind=order.kind,
+        )
+        entry = self._entry_of.get(fill.symbol)
+        intent_id = (
+            order.request.intent_id if order.kind is IntentKind.ENTRY else (entry[0] if entry else None)
+        )
+        atr = entry[1] if entry is not None else None
+        plan = self.protection.on_fill(fill, snap, intent_id, atr)
+        if snap.qty == 0 or not self.orders.has_live_exit(fill.symbol):
+            self.exits.exit_resolved(fill.symbol)
+        await self._run_protection(plan)
+        return True
+
+    # --- protection -----------------------------------------------------------------------------------------
+    async def _run_protection(self, plan: ProtectionPlan, *, cancels: bool = True) -> bool:
+        """Journal the plan's events, place its orders, then (``cancels``) cancel its leftovers. Returns
+        False when a placement collided with a client id already used (the caller re-plans)."""
+        for ev in plan.events:
+            self.journal.append(ev)
+        collided = False
+        for req in plan.place:
+            if self.orders.used(req.client_order_id):
+                self.protection.failed(req.client_order_id)
+                collided = True
+                continue
+            if not self.orders.has_intent(req.intent_id):
+                self.journal.append(
+                    IntentCreated(
+                        self.clock.now_ms(),
+                        req.intent_id,
+                        req.kind,
+                        req.symbol,
+                        req.side,
+                        req.qty,
+                        req.ref_price,
+                    )
+                )
+            result = await self._submit(req)
+            rep = result.report
+            if result.outcome is RouterOutcome.PLACED and rep is not None and not rep.status.terminal:
+                placed = self.protection.placed(req.client_order_id)
+                if placed is not None:
+                    self.journal.append(placed)
+            else:
+                self.protection.failed(req.client_order_id)
+        if collided or not cancels:
+            return not collided
+        for c in plan.cancel:
+            if c.client_order_id in self.orders.orders:
+                await self.cancel(c.client_order_id)
+            else:  # a leftover on the venue this run never placed (e.g. from before a restart)
+                res = await cancel_order(self.router, c.symbol, c.client_order_id, conditional=c.conditional)
+                if res.confirmed:
+                    self.orders.remember(c.client_order_id)
+        return True
+
+    async def check_protection(self) -> None:
+        """Settle tracked orders the venue no longer lists, then compare protection with the venue: re-place
+        what is missing, cancel leftovers, protect positions with no cover."""
+        self._last_check_ms = self.clock.now_ms()
+        symbols = sorted(
+            {o.symbol for o in self.orders.live()}
+            | set(self.book.open_positions())
+            | set(self._protected_symbols())
+        )
+        for _ in range(_PROTECT_ROUNDS):
+            open_orders: list[OrderReport] = []
+            try:
+                for symbol in symbols:
+                    regular = await self.venue.fetch_open_orders(symbol)
+                    conditional = await self.venue.fetch_open_orders(symbol, conditional=True)
+                    open_orders.extend(regular)
+                    open_orders.extend(conditional)
+                    await self._settle_missing(symbol, {o.client_order_id for o in [*regular, *conditional]})
+            except VenueError as err:
+                self.telemetry.emit("protection.check_failed", error_kind=err.kind, detail=str(err))
+                return
+            await self.sync_fills()
+            plan = self.protection.check(open_orders, self.book.open_positions())
+            if await self._run_protection(plan):
+                return
+
+    def _protected_symbols(self) -> list[str]:
+        return [
+            o.symbol for o in self.orders.live() if o.kind in (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT)
+        ]
+
+    async def _settle_missing(self, symbol: str, listed: set[str | None]) -> None:
+        """Tracked live orders the venue no longer lists as open: look them up and record their end."""
+        for order in self.orders.live(symbol):
+            cid = order.request.client_order_id
+            if cid in listed:
+                continue
+            found = await self.router.lookup(
+                symbol, cid, conditional=order.request.type.conditional, intent_id=order.request.intent_id
+            )
+            if found.report is not None:
+                self.orders.update(found.report)
+                if found.report.status.terminal:
+                    self.journal.append(
+                        OrderResolved(
+                            self.clock.now_ms(),
+                            cid,
+                            found.report.status,
+                            detail="settled at check",
+                            filled=found.report.filled,
+                        )
+                    )
+                    if order.kind is IntentKind.ENTRY:
+                        await self.sync_fills()
+                        await self._settle_entry(order, found.report)
+                    elif order.kind in (IntentKind.EXIT, IntentKind.FLATTEN):
+                        self.exits.exit_resolved(symbol)
+            elif found.error is not None and found.state is LookupState.NOT_FOUND:
+                self.orders.resolve(cid, OrderStatus.REJECTED, Decimal(0))
+                self.journal.append(
+                    OrderResolved(
+                        self.clock.now_ms(),
+                        cid,
+                        OrderStatus.REJECTED,
+                        error_kind=found.error.kind,
+                        detail="not on the venue at check",
+                        filled=Decimal(0),
+                    )
+                )
+
+    # --- restart --------------------------------------------------------------------------------------------
+    @classmethod
+    async def resume(
+        cls,
+        journal: Journal,
+        venue: Venue,
+        clock: Clock,
+        telemetry: Telemetry,
+        settings: EngineSettings,
+        *,
+        sleep: Sleep,
+        rng: random.Random | None = None,
+        guard: GuardKnobsProvider | None = None,
+    ) -> tuple[ExecutionEngine, RecoveryReport]:
+        """Rebuild an engine after a restart on ``journal`` (see the module docstring); entries stay
+        disabled (``entries_enabled`` False) when recovery left anything unresolved."""
+        report = await recover(journal, venue, clock, sleep=sleep)
+        engine = cls(venue, journal, clock, telemetry, settings, sleep=sleep, rng=rng, guard=guard)
+        engine.restore(JournalState.replay(journal))
+        await engine.check_protection()
+        engine.entries_enabled = not report.unresolved
+        telemetry.emit(
+            "engine.resumed",
+            replayed_seq=report.replayed_seq,
+            checked=report.checked,
+            resolved=len(report.resolved),
+            fills_added=len(report.fills_added),
+            unresolved=len(report.unresolved),
+            mismatches=len(report.position_mismatches),
+            clean=report.clean,
+        )
+        return engine, report
+
+    def restore(self, state: JournalState) -> None:
+        """Rebuild the tracker, the book and the protection state from a replayed journal (no venue calls)."""
+        for intent_id, ev in state.intents.items():
+            self.orders.remember_intent(intent_id)
+            if ev.kind is IntentKind.ENTRY:
+                self._entry_of[ev.symbol] = (intent_id, None)
+        for o in state.orders.values():
+            req = RouterRequest(
+                o.intent_id,
+                o.kind,
+                o.symbol,
+                o.side,
+                o.type,
+                o.qty,
+                o.client_order_id,
+                Decimal(0),
+                reduce_only=o.kind.reduces_risk,
+            )
+            tracked = self.orders.track(req, o.submitted_ms)
+            tracked.status = o.status if o.phase is OrderPhase.RESOLVED or o.order_id is not None else None
+            tracked.filled = o.venue_filled if o.venue_filled is not None else Decimal(0)
+            if o.order_id is not None:
+                self.orders.link(o.symbol, o.order_id, o.client_order_id)
+        for rec in sorted(state.fills.values(), key=lambda r: (r.fill.ts_ms, r.fill.trade_id)):
+            fill = rec.fill
+            if not self.book.apply(fill):
+                continue
+            order = self.orders.orders.get(rec.client_order_id)
+            if order is not None:
+                order.counted += fill.qty
+            snap = self.book.snapshot(fill.symbol)
+            entry = self._entry_of.get(fill.symbol)
+            intent = order.request.intent_id if order is not None and order.kind is IntentKind.ENTRY else None
+            self.protection.on_fill(fill, snap, intent or (entry[0] if entry else None))
+        for symbol in self.book.symbols():
+            for req in self.protection.active(symbol):
+                leg = self.orders.orders.get(req.client_order_id)
+                if leg is not None and leg.live:
+                    self.protection.placed(req.client_order_id)  # its event was journaled before the restart
+                else:
+                    self.protection.failed(req.client_order_id)

@@ -1,0 +1,399 @@
+"""Protective orders: a reduce-only STOP_MARKET (stop-loss) and TAKE_PROFIT_MARKET (take-profit) on the venue
+for every open position, placed as soon as a fill opens it, re-sized when it grows, re-placed when missing,
+canceled when it is flat.
+
+Trigger distances from the average entry (knobs of ``eclipse.config.exit_knobs``, per-symbol overridable):
+
+* stop-loss: ``EXIT_STOP_LOSS_PCT``; with ``EXIT_STOP_LOSS_ATR`` > 0 and a known ATR%,
+  ``min(EXIT_STOP_LOSS_PCT, EXIT_STOP_LOSS_ATR x ATR%)`` (the percent caps the worst loss per trade);
+* take-profit: ``EXIT_TAKE_PROFIT_ATR x ATR%`` when that knob is > 0 and ATR% is known, else
+  ``EXIT_TAKE_PROFIT_PCT``; 0 places no take-profit. The router rounds triggers to the tick.
+
+Orders carry the filled quantity with ``reduce_only`` (or ``close_position`` with
+``EXIT_PROTECT_CLOSE_POSITION``); client ids are ``<intent_id>-sl-<n>`` / ``<intent_id>-tp-<n>``, ``n``
+counting the placements of that leg for the intent, so a replay gives the same ids. A re-size places the new
+legs before it cancels the old ones (the position is never uncovered; two reduce-only stops cannot flip it).
+
+Each symbol's :class:`~eclipse.machines.protection.ProtectionTracker` (T_protect =
+``EXIT_PROTECT_GRACE_SEC``) follows: fills, venue confirmations (:meth:`ProtectionManager.placed`), failures
+and the periodic :meth:`ProtectionManager.check`; :meth:`ProtectionManager.entries_blocked` tells the entry
+gate when a position stayed uncovered past T_protect. Nothing here is ever blocked by a guard or posture.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from eclipse.clock import Clock
+from eclipse.contracts import IntentKind, PositionSnapshot, ProtectionEvent, ProtectionState, RouterRequest
+from eclipse.execution.exits.overrides import ExitKnobs, ExitSettings
+from eclipse.machines.protection import ProtectionTracker
+from eclipse.telemetry import Telemetry
+from eclipse.venues.types import Fill, OrderReport, OrderType, Side
+
+__all__ = ["CancelRequest", "ProtectionManager", "ProtectionPlan", "protection_triggers"]
+
+_OUR_LEG = re.compile(r"-(sl|tp)-\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    """Cancel one (conditional) order by client id; a not-found answer is success."""
+
+    symbol: str
+    client_order_id: str
+    conditional: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionPlan:
+    """What to do now: orders to place (first), orders to cancel (after), and journal events."""
+
+    place: tuple[RouterRequest, ...] = ()
+    cancel: tuple[CancelRequest, ...] = ()
+    events: tuple[ProtectionEvent, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to do."""
+        return not (self.place or self.cancel or self.events)
+
+
+class _LegState(StrEnum):
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class _Leg:
+    request: RouterRequest
+    state: _LegState
+    since_ms: int
+
+
+@dataclass(slots=True)
+class _Cover:
+    intent_id: str
+    side: Side
+    qty: Decimal
+    atr_pct: float | None
+    legs: dict[IntentKind, _Leg] = field(default_factory=dict)
+    counts: dict[IntentKind, int] = field(default_factory=dict)
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(x))
+
+
+def protection_triggers(
+    side: Side, entry: Decimal, knobs: ExitKnobs, atr_pct: float | None
+) -> tuple[Decimal, Decimal | None]:
+    """``(stop trigger, take-profit trigger or None)`` for a ``side`` position entered at ``entry`` (pure)."""
+    atr_ok = atr_pct is not None and math.isfinite(atr_pct) and atr_pct > 0
+    d_sl = knobs.stop_loss_pct
+    if knobs.stop_loss_atr > 0 and atr_ok and atr_pct is not None:
+        d_sl = min(d_sl, knobs.stop_loss_atr * atr_pct)
+    d_tp = knobs.take_profit_pct
+    if knobs.take_profit_atr > 0 and atr_ok and atr_pct is not None:
+        d_tp = knobs.take_profit_atr * atr_pct
+    one = Decimal(1)
+    if side is Side.BUY:
+        return entry * (one - _dec(d_sl)), (entry * (one + _dec(d_tp)) if d_tp > 0 else None)
+    tp = entry * (one - _dec(d_tp)) if 0 < d_tp < 1 else None
+    return entry * (one + _dec(d_sl)), tp
+
+
+def _sym(symbol: str) -> str:
+    return symbol.split(":")[0].replace("/", "")
+
+
+class ProtectionManager:
+    """Protective orders and protection trackers of every symbol."""
+
+    def __init__(self, settings: ExitSettings, clock: Clock, telemetry: Telemetry | None = None) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._telemetry = telemetry
+        self._covers: dict[str, _Cover] = {}
+        self._trackers: dict[str, ProtectionTracker] = {}
+        self._owner: dict[str, str] = {}  # client id -> symbol
+
+    # --- queries --------------------------------------------------------------------------------------------
+    def tracker(self, symbol: str) -> ProtectionTracker:
+        """The protection tracker of ``symbol`` (created flat on first use)."""
+        tr = self._trackers.get(symbol)
+        if tr is None:
+            sink = self._telemetry.sink if self._telemetry is not None else None
+            grace = self._settings.for_symbol(symbol).protect_grace_sec
+            tr = ProtectionTracker(symbol, self._clock, grace, sink)
+            self._trackers[symbol] = tr
+        return tr
+
+    def entries_blocked(self, symbol: str) -> bool:
+        """True while ``symbol``'s position has been uncovered for longer than T_protect."""
+        tr = self._trackers.get(symbol)
+        return tr is not None and tr.entries_blocked()
+
+    def active(self, symbol: str) -> tuple[RouterRequest, ...]:
+        """The current protective requests of ``symbol`` (stop first)."""
+        cover = self._covers.get(symbol)
+        if cover is None:
+            return ()
+        return tuple(
+            cover.legs[k].request for k in (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT) if k in cover.legs
+        )
+
+    # --- fills ----------------------------------------------------------------------------------------------
+    def on_fill(
+        self,
+        fill: Fill,
+        position: PositionSnapshot,
+        intent_id: str | None = None,
+        atr_pct: float | None = None,
+    ) -> ProtectionPlan:
+        """React to ``fill`` given ``position`` (the book's snapshot after it).
+
+        Protects a new position, re-sizes a grown one, cancels what is left once flat. ``intent_id`` names
+        the entry (default ``P-<sym>-<opened>``) and ``atr_pct`` its ATR% (for ATR distances)."""
+        symbol = position.symbol
+        tr = self.tracker(symbol)
+        cover = self._covers.get(symbol)
+        if position.side is None:
+            return self._flat(symbol, tr, fill.client_order_id)
+        if cover is not None and cover.side is position.side and abs(position.qty) <= cover.qty:
+            return ProtectionPlan()  # reduced (or unchanged): the reduce-only legs still cover it
+        tr.entry_filled()
+        prev = self._ids(cover)
+        if cover is None or cover.side is not position.side:
+            fresh = _Cover(intent_id or self._default_intent(position), position.side, Decimal(0), atr_pct)
+            if cover is not None and cover.intent_id == fresh.intent_id:
+                fresh.counts = dict(cover.counts)  # never reuse a client id
+            cover = fresh
+            self._covers[symbol] = cover
+        elif atr_pct is not None:
+            cover.atr_pct = atr_pct
+        cover.qty = abs(position.qty)
+        place = self._place_legs(cover, position, (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT))
+        return ProtectionPlan(place, tuple(CancelRequest(symbol, cid, True, "resize") for cid in prev))
+
+    # --- venue answers --------------------------------------------------------------------------------------
+    def placed(self, client_order_id: str) -> ProtectionEvent | None:
+        """The venue confirmed the protective order ``client_order_id``; the journal event (None if it is not
+        a current leg)."""
+        found = self._leg(client_order_id)
+        if found is None:
+            return None
+        symbol, kind, leg = found
+        if leg.state is _LegState.CONFIRMED:
+            return None
+        leg.state = _LegState.CONFIRMED
+        leg.since_ms = self._clock.now_ms()
+        if kind is IntentKind.STOP_LOSS:
+            self.tracker(symbol).protection_placed()
+        self._emit(
+            "protection",
+            symbol=symbol,
+            state=ProtectionState.PLACED,
+            leg=kind,
+            client_order_id=client_order_id,
+        )
+        return ProtectionEvent(self._clock.now_ms(), symbol, ProtectionState.PLACED, client_order_id)
+
+    def failed(self, client_order_id: str) -> None:
+        """Placing ``client_order_id`` failed (rejected, unresolved): the next :meth:`check` re-places it."""
+        found = self._leg(client_order_id)
+        if found is None:
+            return
+        symbol, kind, leg = found
+        leg.state = _LegState.FAILED
+        leg.since_ms = self._clock.now_ms()
+        if kind is IntentKind.STOP_LOSS:
+            self.tracker(symbol).protection_failed()
+
+    # --- periodic check -------------------------------------------------------------------------------------
+    def check(
+        self, open_orders: Iterable[OrderReport], positions: Mapping[str, PositionSnapshot]
+    ) -> ProtectionPlan:
+        """Compare the venue's open (conditional) orders with the positions: re-place missing protection
+        (a ``protection`` event with state ``missing`` per leg), protect positions with no cover (adopted),
+        cancel protection left on flat symbols; also runs each tracker's T_protect check."""
+        orders = [o for o in open_orders if not o.status.terminal]
+        live = {o.client_order_id for o in orders if o.client_order_id is not None}
+        now = self._clock.now_ms()
+        place: list[RouterRequest] = []
+        cancel: list[CancelRequest] = []
+        events: list[ProtectionEvent] = []
+        open_syms = {s for s, p in positions.items() if p.side is not None}
+        for symbol in sorted(open_syms):
+            position = positions[symbol]
+            cover = self._covers.get(symbol)
+            if cover is None or cover.side is not position.side or abs(position.qty) > cover.qty:
+                events.append(ProtectionEvent(now, symbol, ProtectionState.MISSING, None))
+                self._emit(
+                    "protection",
+                    symbol=symbol,
+                    state=ProtectionState.MISSING,
+                    leg="all",
+                    client_order_id=None,
+                )
+                tr = self.tracker(symbol)
+                if not tr.is_open:
+                    tr.position_found()
+                plan = self._adopt(position, cover)
+                place.extend(plan.place)
+                cancel.extend(plan.cancel)
+                continue
+            self._check_legs(symbol, cover, position, live, now, place, cancel, events)
+        for symbol in sorted(set(self._covers) - open_syms):
+            plan = self._flat(symbol, self.tracker(symbol), None)
+            cancel.extend(plan.cancel)
+        current = {c for s in self._covers for c in (r.client_order_id for r in self.active(s))}
+        queued = {c.client_order_id for c in cancel}
+        for o in sorted(orders, key=lambda r: (r.symbol, r.client_order_id or "", r.order_id)):
+            cid = o.client_order_id
+            if not o.conditional and not o.type.conditional:
+                continue
+            if cid is None or cid in current or cid in queued:
+                continue
+            leftover = o.symbol not in open_syms and (o.reduce_only or o.close_position)
+            stale_ours = _OUR_LEG.search(cid) is not None
+            if leftover or stale_ours:
+                cancel.append(CancelRequest(o.symbol, cid, True, "leftover"))
+        for tr in self._trackers.values():
+            tr.check()
+        return ProtectionPlan(tuple(place), tuple(cancel), tuple(events))
+
+    # --- internals ------------------------------------------------------------------------------------------
+    def _check_legs(
+        self,
+        symbol: str,
+        cover: _Cover,
+        position: PositionSnapshot,
+        live: set[str],
+        now: int,
+        place: list[RouterRequest],
+        cancel: list[CancelRequest],
+        events: list[ProtectionEvent],
+    ) -> None:
+        grace_ms = round(self._settings.for_symbol(symbol).protect_grace_sec * 1000)
+        tr = self.tracker(symbol)
+        for kind, leg in sorted(cover.legs.items()):
+            cid = leg.request.client_order_id
+            if cid in live:
+                confirmed = self.placed(cid) if leg.state is not _LegState.CONFIRMED else None
+                if confirmed is not None:
+                    events.append(confirmed)
+                continue
+            overdue = leg.state is _LegState.REQUESTED and now - leg.since_ms > grace_ms
+            if leg.state is _LegState.REQUESTED and not overdue:
+                continue  # still in flight at the router
+            events.append(ProtectionEvent(now, symbol, ProtectionState.MISSING, cid))
+            self._emit(
+                "protection", symbol=symbol, state=ProtectionState.MISSING, leg=kind, client_order_id=cid
+            )
+            if kind is IntentKind.STOP_LOSS and tr.covered:
+                tr.protection_missing()
+            cancel.append(CancelRequest(symbol, cid, True, "missing"))
+            place.extend(self._place_legs(cover, position, (kind,)))
+
+    def _adopt(self, position: PositionSnapshot, old: _Cover | None) -> ProtectionPlan:
+        same_side = old is not None and old.side is position.side
+        cover = _Cover(
+            old.intent_id if old is not None and same_side else self._default_intent(position),
+            position.side or Side.BUY,
+            abs(position.qty),
+            old.atr_pct if old is not None else None,
+        )
+        if old is not None and old.intent_id == cover.intent_id:
+            cover.counts = dict(old.counts)  # never reuse a client id
+        self._covers[position.symbol] = cover
+        place = self._place_legs(cover, position, (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT))
+        cancel = tuple(CancelRequest(position.symbol, cid, True, "resize") for cid in self._ids(old))
+        return ProtectionPlan(place, cancel)
+
+    def _flat(self, symbol: str, tr: ProtectionTracker, trigger_id: str | None) -> ProtectionPlan:
+        cover = self._covers.pop(symbol, None)
+        if tr.is_open or tr.state == "entering":
+            kind = self._owner_kind(cover, trigger_id)
+            if kind is IntentKind.STOP_LOSS and tr.state in ("protected", "exiting"):
+                tr.stop_hit()
+            elif kind is IntentKind.TAKE_PROFIT and tr.state in ("protected", "exiting"):
+                tr.take_profit_hit()
+            else:
+                tr.position_closed()
+        ids = [cid for cid in self._ids(cover) if cid != trigger_id]
+        for cid in self._ids(cover):
+            self._owner.pop(cid, None)
+        return ProtectionPlan((), tuple(CancelRequest(symbol, cid, True, "flat") for cid in ids))
+
+    @staticmethod
+    def _owner_kind(cover: _Cover | None, client_id: str | None) -> IntentKind | None:
+        if cover is None or client_id is None:
+            return None
+        return next((k for k, leg in cover.legs.items() if leg.request.client_order_id == client_id), None)
+
+    def _place_legs(
+        self, cover: _Cover, position: PositionSnapshot, kinds: tuple[IntentKind, ...]
+    ) -> tuple[RouterRequest, ...]:
+        knobs = self._settings.for_symbol(position.symbol)
+        stop, take = protection_triggers(cover.side, position.avg_entry, knobs, cover.atr_pct)
+        exit_side = Side.SELL if cover.side is Side.BUY else Side.BUY
+        out: list[RouterRequest] = []
+        now = self._clock.now_ms()
+        for kind in kinds:
+            trigger = stop if kind is IntentKind.STOP_LOSS else take
+            if trigger is None:
+                cover.legs.pop(kind, None)
+                continue
+            n = cover.counts.get(kind, 0) + 1
+            cover.counts[kind] = n
+            tag = "sl" if kind is IntentKind.STOP_LOSS else "tp"
+            close = knobs.protect_close_position
+            req = RouterRequest(
+                intent_id=cover.intent_id,
+                kind=kind,
+                symbol=position.symbol,
+                side=exit_side,
+                type=OrderType.STOP_MARKET if kind is IntentKind.STOP_LOSS else OrderType.TAKE_PROFIT_MARKET,
+                qty=None if close else cover.qty,
+                client_order_id=f"{cover.intent_id}-{tag}-{n}",
+                ref_price=trigger,
+                trigger_price=trigger,
+                reduce_only=not close,
+                close_position=close,
+            )
+            cover.legs[kind] = _Leg(req, _LegState.REQUESTED, now)
+            self._owner[req.client_order_id] = position.symbol
+            out.append(req)
+        return tuple(out)
+
+    @staticmethod
+    def _ids(cover: _Cover | None) -> list[str]:
+        if cover is None:
+            return []
+        return [cover.legs[k].request.client_order_id for k in sorted(cover.legs)]
+
+    def _leg(self, client_order_id: str) -> tuple[str, IntentKind, _Leg] | None:
+        symbol = self._owner.get(client_order_id)
+        cover = self._covers.get(symbol) if symbol is not None else None
+        if symbol is None or cover is None:
+            return None
+        for kind, leg in cover.legs.items():
+            if leg.request.client_order_id == client_order_id:
+                return symbol, kind, leg
+        return None
+
+    @staticmethod
+    def _default_intent(position: PositionSnapshot) -> str:
+        return f"P-{_sym(position.symbol)}-{position.opened_ms if position.opened_ms is not None else 0}"
+
+    def _emit(self, event: str, **fields: object) -> None:
+        if self._telemetry is not None:
+            self._telemetry.emit(event, **fields)
