@@ -10,10 +10,10 @@ Protocol the driver follows (the router's): IntentCreated -> OrderSubmitting (du
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from eclipse.clock import SimClock
 from eclipse.contracts import (
@@ -38,15 +38,12 @@ from eclipse.execution.journal.store import Journal
 from eclipse.market.bars import OhlcvFrame, embedded_dataset
 from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.paper import PaperVenue
+from eclipse.venues.replay_source import ReplaySource
 from eclipse.venues.types import (
-    Candle,
-    Market,
-    MarketKind,
     OrderRequest,
     OrderStatus,
     OrderType,
     Side,
-    Ticker,
 )
 
 T = TypeVar("T")
@@ -61,58 +58,14 @@ def frame() -> OhlcvFrame:
     return embedded_dataset().head(3000)
 
 
-class FakeSource:
-    """Public market data only: bars of ``frame`` up to the clock (the current one still forming)."""
-
-    name = "fake"
+class FakeSource(ReplaySource):
+    """Public market data only: bars of ``frame`` (as ``SYM``) up to the clock (the current one still
+    forming) -- the in-process :class:`ReplaySource`, named ``fake``."""
 
     def __init__(self, frame: OhlcvFrame, clock: SimClock) -> None:
+        super().__init__(clock, {SYM: frame}, name="fake")
         self.frame = frame
         self.clock = clock
-
-    async def load_markets(self, reload: bool = False) -> Mapping[str, Market]:
-        m = Market(
-            symbol=SYM,
-            venue_symbol="BTCUSDT",
-            base="BTC",
-            quote="USDT",
-            kind=MarketKind.LINEAR,
-            tick_size=Decimal("0.1"),
-            step_size=Decimal("0.001"),
-            min_qty=Decimal("0.001"),
-            max_qty=Decimal(1000),
-            min_notional=Decimal(100),
-            settle="USDT",
-        )
-        return {SYM: m}
-
-    def _index(self) -> int:
-        return int((self.clock.now_ms() - int(self.frame.ts_ms[0])) // BAR)
-
-    async def fetch_ohlcv(
-        self, symbol: str, timeframe: str = "1m", since_ms: int | None = None, limit: int = 500
-    ) -> list[Candle]:
-        last = min(self._index(), len(self.frame) - 1)
-        if since_ms is None:
-            first = max(0, last - limit + 1)
-        else:
-            first = max(0, (since_ms - int(self.frame.ts_ms[0]) + BAR - 1) // BAR)
-            last = min(last, first + limit - 1)
-        out = []
-        for i in range(first, last + 1):
-            b = self.frame.bar(i)
-            out.append(Candle(b.ts_ms, b.open, b.high, b.low, b.close, b.volume))
-        return out
-
-    async def fetch_ticker(self, symbol: str) -> Ticker:
-        b = self.frame.bar(self._index())
-        return Ticker(symbol, self.clock.now_ms(), Decimal(str(b.close)))
-
-    async def fetch_time_ms(self) -> int:
-        return self.clock.now_ms()
-
-    async def close(self) -> None:
-        return None
 
 
 class FaultyPaper(PaperVenue):
@@ -134,34 +87,16 @@ class FaultyPaper(PaperVenue):
             raise VenueError(VenueErrorKind.OUTCOME_UNKNOWN, "timeout after send", venue=self.name)
         return rep
 
-    async def cancel_order(
-        self,
-        symbol: str,
-        *,
-        order_id: str | None = None,
-        client_order_id: str | None = None,
-        conditional: bool = False,
-    ) -> OrderReport:
+    async def cancel_order(self, symbol: str, **by_id: Any) -> OrderReport:
         self.calls.append("cancel_order")
-        return await super().cancel_order(
-            symbol, order_id=order_id, client_order_id=client_order_id, conditional=conditional
-        )
+        return await super().cancel_order(symbol, **by_id)
 
-    async def fetch_order(
-        self,
-        symbol: str,
-        *,
-        order_id: str | None = None,
-        client_order_id: str | None = None,
-        conditional: bool = False,
-    ) -> OrderReport:
+    async def fetch_order(self, symbol: str, **by_id: Any) -> OrderReport:
         self.calls.append("fetch_order")
         if self.lookup_failures > 0:
             self.lookup_failures -= 1
             raise VenueError(self.lookup_error, "flaky lookup", venue=self.name, operation="fetch_order")
-        return await super().fetch_order(
-            symbol, order_id=order_id, client_order_id=client_order_id, conditional=conditional
-        )
+        return await super().fetch_order(symbol, **by_id)
 
 
 def make_venue(clock: SimClock | None = None) -> tuple[FaultyPaper, SimClock]:

@@ -171,31 +171,11 @@ class RecordingVenue(FaultyVenue):
     async def create_order(self, request: OrderRequest) -> OrderReport:
         return await self._rec("create", request.client_order_id, super().create_order(request))
 
-    async def fetch_order(
-        self,
-        symbol: str,
-        *,
-        order_id: str | None = None,
-        client_order_id: str | None = None,
-        conditional: bool = False,
-    ) -> OrderReport:
-        coro = super().fetch_order(
-            symbol, order_id=order_id, client_order_id=client_order_id, conditional=conditional
-        )
-        return await self._rec("fetch", client_order_id, coro)
+    async def fetch_order(self, symbol: str, **by_id: Any) -> OrderReport:
+        return await self._rec("fetch", by_id.get("client_order_id"), super().fetch_order(symbol, **by_id))
 
-    async def cancel_order(
-        self,
-        symbol: str,
-        *,
-        order_id: str | None = None,
-        client_order_id: str | None = None,
-        conditional: bool = False,
-    ) -> OrderReport:
-        coro = super().cancel_order(
-            symbol, order_id=order_id, client_order_id=client_order_id, conditional=conditional
-        )
-        return await self._rec("cancel", client_order_id, coro)
+    async def cancel_order(self, symbol: str, **by_id: Any) -> OrderReport:
+        return await self._rec("cancel", by_id.get("client_order_id"), super().cancel_order(symbol, **by_id))
 
     def resends_without_not_found(self) -> list[str]:
         """Client ids resent after an uncertain outcome without a lookup answering ORDER_NOT_FOUND."""

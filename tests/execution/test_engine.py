@@ -7,9 +7,9 @@ from collections import Counter
 from decimal import Decimal
 
 from eclipse.contracts import FillRecorded, GuardKnobs, IntentKind, OrderSubmitting
-from eclipse.execution.entries.gate import StaticGuardProvider
 from eclipse.execution.router import MemoryJournal
 from eclipse.venues.paper import PaperVenue
+from eclipse.venues.sim.model import NoFaults, OrderView
 from eclipse.venues.types import Fill
 
 from .test_engine_kit import SYM, drive, engine, run, venue_qty, world
@@ -62,6 +62,13 @@ def test_whole_trades_protection_exits_and_pnl_match_the_venue() -> None:
             assert cond == []
         assert sink.named("exit.max_hold")
         assert sink.named("protection")
+        # some positions were closed by a rule exit, others by the venue triggering a protective order
+        closers = Counter(
+            f.client_order_id.split("-")[-2]
+            for f in journaled
+            if f.client_order_id and "-" in f.client_order_id
+        )
+        assert closers["sl"] + closers["tp"] >= 1
 
     run(go())
 
@@ -86,14 +93,25 @@ def test_never_two_live_orders_per_intent_and_one_entry_per_intent() -> None:
     run(go())
 
 
+class SwitchGuard:
+    """A guard-knob provider the test flips."""
+
+    def __init__(self) -> None:
+        self.knobs = GuardKnobs()
+
+    def current(self) -> GuardKnobs:
+        return self.knobs
+
+
 def test_exits_are_never_blocked_by_guards_or_throttles() -> None:
     async def go() -> None:
         w = world()
-        eng, j, sink = engine(w)
+        guard = SwitchGuard()
+        eng, j, sink = engine(w, guard=guard)
         await drive(eng, w, 0, 40)
-        assert eng.book.snapshot(SYM).qty != 0 or eng.orders.live(SYM)
+        assert eng.book.snapshot(SYM).qty != 0
         # now every entry guard and throttle is against us
-        eng.gate._guard = StaticGuardProvider(GuardKnobs(entry_block=True, reason="test"))
+        guard.knobs = GuardKnobs(entry_block=True, reason="test")
         for _ in range(10):
             eng.gate.record_error(SYM)
             eng.gate.record_router_block(SYM)
@@ -131,5 +149,45 @@ def test_fills_are_never_double_counted() -> None:
         venue_fills = await dup.fetch_fills(SYM, since_ms=0, limit=1000)
         assert set(ids) == {f.trade_id for f in venue_fills}
         assert eng.book.snapshot(SYM).qty == venue_qty(await dup.fetch_positions())
+
+    run(go())
+
+
+class SliceEntries(NoFaults):
+    """Engine faults: every opening (non reduce-only) order fills in 4 slices 10 minutes apart."""
+
+    def fill_slices(self, order: OrderView) -> tuple[int, int]:
+        return (1, 0) if order.reduce_only else (4, 600_000)
+
+
+def test_partial_entry_is_canceled_and_flattened_through_the_router() -> None:
+    async def go() -> None:
+        w = world()
+        await w.paper.load_markets()
+        sim = w.paper.engine
+        sim.faults, sim.has_faults = SliceEntries(), True
+        eng, j, sink = engine(w)
+        await drive(eng, w, 0, 3)
+        states = sink.named("entry.partial_fill_state")
+        assert states, "the first entry fills 25 % then waits: the resolver must act"
+        first = states[0]
+        assert first["outcome"] == "partial_forced_flatten"
+        assert first["cancel_ok"] is True
+        assert first["flatten_ok"] is True
+        assert isinstance(j, MemoryJournal)
+        kinds = [e.kind for e in j.of(OrderSubmitting) if isinstance(e, OrderSubmitting)]
+        assert IntentKind.FLATTEN in kinds
+        flat = [
+            e
+            for e in j.of(OrderSubmitting)
+            if isinstance(e, OrderSubmitting) and e.kind is IntentKind.FLATTEN
+        ]
+        assert all(e.reduce_only for e in flat)
+        assert eng.book.snapshot(SYM).qty == venue_qty(await w.paper.fetch_positions()) == 0
+        until, at = first["backoff_until_ms"], first["ts_ms"]
+        assert isinstance(until, int)
+        assert isinstance(at, int)
+        assert until > at
+        assert not [o for o in w.paper.engine.open_orders()]  # no remainder left live
 
     run(go())

@@ -100,7 +100,7 @@ async def _crash_run(w: World, path: Path, venue: Any = None, journal_at: int = 
     eng, _, _ = engine(w, journal=j, venue=venue)
     i = 0
     try:
-        for i in range(0, 120):
+        for i in range(0, 300):
             await drive(eng, w, i, i + 1)
     except Crash:
         return i + 1
@@ -110,7 +110,7 @@ async def _crash_run(w: World, path: Path, venue: Any = None, journal_at: int = 
 
 
 @pytest.mark.parametrize("after", [False, True])
-@pytest.mark.parametrize("at", range(1, 15))
+@pytest.mark.parametrize("at", range(1, 41))
 def test_crash_at_a_venue_call_then_resume(tmp_path: Path, at: int, after: bool) -> None:
     async def go() -> None:
         w = world()

@@ -44,6 +44,7 @@ from eclipse.contracts import (
     RouterRequest,
     RouterResult,
 )
+from eclipse.execution.engine_restore import restore_from_journal
 from eclipse.execution.engine_settings import EngineSettings
 from eclipse.execution.entries.gate import EntryGate, GuardKnobsProvider, StaticGuardProvider
 from eclipse.execution.entries.partial import PartialFillResolver
@@ -55,7 +56,7 @@ from eclipse.execution.exits import (
     ProtectionManager,
     ProtectionPlan,
 )
-from eclipse.execution.journal import Journal, JournalState, OrderPhase, RecoveryReport, recover
+from eclipse.execution.journal import Journal, JournalState, RecoveryReport, recover
 from eclipse.execution.positions import PositionBook
 from eclipse.execution.router import JournalSink, LookupState, Router, cancel_order
 from eclipse.execution.tracking import OrderTracker, TrackedOrder
@@ -139,7 +140,8 @@ class ExecutionEngine:
         self.protection = ProtectionManager(settings.exits, clock, telemetry)
         self._features: dict[str, _core.FeatureState] = {}
         self._leverage: dict[str, tuple[int, str]] = {}
-        self._entry_of: dict[str, tuple[str, float | None]] = {}  # symbol -> (entry intent id, ATR%)
+        self.entry_of: dict[str, tuple[str, float | None]] = {}
+        """symbol -> (intent id, ATR%) of its latest entry (names the protective orders)."""
         self._last_check_ms: int | None = None
         self.entries_enabled = True
 
@@ -204,7 +206,7 @@ class ExecutionEngine:
                 intent.confidence,
             )
         )
-        self._entry_of[symbol] = (intent.intent_id, intent.atr_pct)
+        self.entry_of[symbol] = (intent.intent_id, intent.atr_pct)
         self.exits.note_entry_atr(symbol, intent.atr_pct)
         result = await self._submit(req)
         if result.outcome is RouterOutcome.BLOCKED:
@@ -213,9 +215,8 @@ class ExecutionEngine:
             self.gate.record_error(symbol, detail=f"{result.outcome.value}: {result.why}")
         elif result.report is not None:
             await self.sync_fills()
-            order = self.orders.orders[req.client_order_id]
-            if not order.live:
-                await self._settle_entry(order, result.report)
+            # post-submit: a market entry that did not fill completely at once goes to the resolver
+            await self._settle_entry(self.orders.orders[req.client_order_id], result.report)
 
     def _entry_veto(self, plan: EntryPlan) -> str | None:
         if not self.entries_enabled:
@@ -384,7 +385,7 @@ class ExecutionEngine:
             trade_id=fill.trade_id,
             kind=order.kind,
         )
-        entry = self._entry_of.get(fill.symbol)
+        entry = self.entry_of.get(fill.symbol)
         intent_id = (
             order.request.intent_id if order.kind is IntentKind.ENTRY else (entry[0] if entry else None)
         )
@@ -543,42 +544,4 @@ class ExecutionEngine:
 
     def restore(self, state: JournalState) -> None:
         """Rebuild the tracker, the book and the protection state from a replayed journal (no venue calls)."""
-        for intent_id, ev in state.intents.items():
-            self.orders.remember_intent(intent_id)
-            if ev.kind is IntentKind.ENTRY:
-                self._entry_of[ev.symbol] = (intent_id, None)
-        for o in state.orders.values():
-            req = RouterRequest(
-                o.intent_id,
-                o.kind,
-                o.symbol,
-                o.side,
-                o.type,
-                o.qty,
-                o.client_order_id,
-                Decimal(0),
-                reduce_only=o.kind.reduces_risk,
-            )
-            tracked = self.orders.track(req, o.submitted_ms)
-            tracked.status = o.status if o.phase is OrderPhase.RESOLVED or o.order_id is not None else None
-            tracked.filled = o.venue_filled if o.venue_filled is not None else Decimal(0)
-            if o.order_id is not None:
-                self.orders.link(o.symbol, o.order_id, o.client_order_id)
-        for rec in sorted(state.fills.values(), key=lambda r: (r.fill.ts_ms, r.fill.trade_id)):
-            fill = rec.fill
-            if not self.book.apply(fill):
-                continue
-            order = self.orders.orders.get(rec.client_order_id)
-            if order is not None:
-                order.counted += fill.qty
-            snap = self.book.snapshot(fill.symbol)
-            entry = self._entry_of.get(fill.symbol)
-            intent = order.request.intent_id if order is not None and order.kind is IntentKind.ENTRY else None
-            self.protection.on_fill(fill, snap, intent or (entry[0] if entry else None))
-        for symbol in self.book.symbols():
-            for req in self.protection.active(symbol):
-                leg = self.orders.orders.get(req.client_order_id)
-                if leg is not None and leg.live:
-                    self.protection.placed(req.client_order_id)  # its event was journaled before the restart
-                else:
-                    self.protection.failed(req.client_order_id)
+        restore_from_journal(self, state)

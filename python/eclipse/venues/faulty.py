@@ -219,6 +219,24 @@ class FaultyVenue:
             retry_after_s=rule.retry_after_s if fault is Fault.RATE_LIMITED else None,
         )
 
+    async def _by_id(
+        self,
+        operation: str,
+        method: Callable[..., Awaitable[OrderReport]],
+        symbol: str,
+        order_id: str | None,
+        client_order_id: str | None,
+        conditional: bool,
+    ) -> OrderReport:
+        """``method`` (an order-by-id call of the inner venue) through :meth:`_call`."""
+        return await self._call(
+            operation,
+            lambda: method(
+                symbol, order_id=order_id, client_order_id=client_order_id, conditional=conditional
+            ),
+            client_order_id,
+        )
+
     async def load_markets(self, reload: bool = False) -> Mapping[str, Market]:
         """Forwarded (faultable)."""
         return await self._call("load_markets", lambda: self._inner.load_markets(reload))
@@ -274,12 +292,8 @@ class FaultyVenue:
         conditional: bool = False,
     ) -> OrderReport:
         """Forwarded (faultable)."""
-        return await self._call(
-            "cancel_order",
-            lambda: self._inner.cancel_order(
-                symbol, order_id=order_id, client_order_id=client_order_id, conditional=conditional
-            ),
-            client_order_id,
+        return await self._by_id(
+            "cancel_order", self._inner.cancel_order, symbol, order_id, client_order_id, conditional
         )
 
     async def fetch_order(
@@ -291,12 +305,8 @@ class FaultyVenue:
         conditional: bool = False,
     ) -> OrderReport:
         """Forwarded (faultable)."""
-        return await self._call(
-            "fetch_order",
-            lambda: self._inner.fetch_order(
-                symbol, order_id=order_id, client_order_id=client_order_id, conditional=conditional
-            ),
-            client_order_id,
+        return await self._by_id(
+            "fetch_order", self._inner.fetch_order, symbol, order_id, client_order_id, conditional
         )
 
     async def fetch_open_orders(
