@@ -243,3 +243,55 @@ def test_protection_is_never_blocked_by_a_guard(qty: str) -> None:
         assert not any(b in p for p in inspect.signature(m).parameters for b in ("guard", "posture", "gate"))
     rig = Rig()
     assert len(rig.fill(Side.BUY, qty, "100").place) == 2
+
+
+def test_resize_cancels_the_old_legs_only_after_their_replacement() -> None:
+    rig = Rig()
+    rig.fill(Side.BUY, "1", "100")
+    rig.pm.placed(f"{INTENT}-sl-1")
+    plan = rig.fill(Side.BUY, "1", "102")
+    assert [(c.client_order_id, c.after) for c in plan.cancel] == [
+        (f"{INTENT}-sl-1", f"{INTENT}-sl-2"),
+        (f"{INTENT}-tp-1", f"{INTENT}-tp-2"),
+    ]
+    rig.pm.failed(f"{INTENT}-sl-2")  # the replacement failed: sl-1 stays (retired, never stale)
+    assert not rig.pm.confirmed(f"{INTENT}-sl-2")
+    positions = {SYM: rig.book.snapshot(SYM)}
+    plan = rig.pm.check([report(f"{INTENT}-sl-1")], positions)
+    assert [r.client_order_id for r in plan.place] == [f"{INTENT}-sl-3"]
+    assert (f"{INTENT}-sl-1", f"{INTENT}-sl-3") in [(c.client_order_id, c.after) for c in plan.cancel]
+    assert rig.pm.retired(SYM) == (f"{INTENT}-sl-1", f"{INTENT}-tp-1")
+    rig.pm.forget(f"{INTENT}-sl-1")
+    assert rig.pm.retired(SYM) == (f"{INTENT}-tp-1",)
+
+
+def test_refused_legs_are_not_resent_unchanged_and_a_breached_stop_asks_to_flatten() -> None:
+    rig = Rig()
+    rig.fill(Side.BUY, "1", "100")
+    positions = {SYM: rig.book.snapshot(SYM)}
+    tp = report(f"{INTENT}-tp-1", OrderType.TAKE_PROFIT_MARKET)
+    rig.pm.failed(f"{INTENT}-sl-1", refused=True)
+    assert rig.pm.check([tp], positions).place == ()  # same trigger and qty: not resent
+    plan = rig.fill(Side.BUY, "1", "100")  # grown: new trigger / qty, placed again
+    assert [r.client_order_id for r in plan.place] == [f"{INTENT}-sl-2", f"{INTENT}-tp-2"]
+    rig.pm.failed(f"{INTENT}-sl-2", breached=True)
+    plan = rig.pm.check(
+        [report(f"{INTENT}-tp-2", OrderType.TAKE_PROFIT_MARKET)], {SYM: rig.book.snapshot(SYM)}
+    )
+    assert (plan.place, plan.flatten) == ((), (SYM,))
+
+
+def test_check_leaves_skipped_symbols_alone_and_resume_counts_moves_past_used_ids() -> None:
+    rig = Rig()
+    rig.fill(Side.BUY, "1", "100")
+    plan = rig.pm.check([], {}, skip={SYM})  # listing failed: not treated as flat
+    assert plan.cancel == ()
+    assert rig.pm.active(SYM)
+    rig.pm.resume_counts([f"{INTENT}-sl-7", f"{INTENT}-tp-3", "OTHER-sl-99"])
+    rig.pm.failed(f"{INTENT}-sl-1")
+    plan = rig.pm.check(
+        [report(f"{INTENT}-tp-1", OrderType.TAKE_PROFIT_MARKET)], {SYM: rig.book.snapshot(SYM)}
+    )
+    assert [r.client_order_id for r in plan.place] == [f"{INTENT}-sl-8"]
+    assert rig.pm.renumber(f"{INTENT}-sl-8", f"{INTENT}-sl-12") is not None
+    assert next(r.client_order_id for r in rig.pm.active(SYM)) == f"{INTENT}-sl-12"

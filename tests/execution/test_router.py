@@ -212,13 +212,44 @@ def test_extra_tries_after_the_alert_can_still_succeed() -> None:
     assert len(kit.events("order.create.retry_alert")) == 1
 
 
-def test_default_policy_tolerates_eight_plus_two_network_failures() -> None:
-    kit = make_kit(FaultPlan.script({"create_order": [Fault.NETWORK] * 9}))
+def test_eight_plus_two_network_failures_are_tolerated_within_the_time_budget() -> None:
+    short = RetryPolicy(RetryTable((("network", RetryRule(8, 0.01, 0.05, 2)),)))  # the default counts
+    kit = make_kit(FaultPlan.script({"create_order": [Fault.NETWORK] * 9}), policy=short)
     res = submit(kit, "n")
     assert (res.outcome, res.tries) == (RouterOutcome.PLACED, 10)
     assert [a["tries"] for a in kit.events("order.create.retry_alert")] == [8]
-    kit2 = make_kit(FaultPlan.script({"create_order": [Fault.NETWORK] * 10}))
-    assert submit(kit2, "n").outcome is RouterOutcome.REJECTED
+    kit2 = make_kit(FaultPlan.script({"create_order": [Fault.NETWORK] * 10}), policy=short)
+    assert submit(kit2, "n").why == "retries_exhausted"
+
+
+def test_the_time_budget_ends_a_retry_storm_before_the_protection_grace() -> None:
+    # the original network=8:0.35:3:2 would back off ~10-20 s over 10 failures: the 10 s budget cuts it
+    kit = make_kit(FaultPlan.script({"create_order": [Fault.NETWORK] * 100}))
+    t0 = kit.clock.now_ms()
+    res = submit(kit, "n")
+    assert (res.outcome, res.why) == (RouterOutcome.REJECTED, "retry_budget")
+    assert 2 <= res.tries < 10
+    assert kit.clock.now_ms() - t0 <= 10_000
+    (alert,) = kit.events("order.create.retry_alert")  # no max reached yet: the budget alerts once
+    assert (alert["why"], alert["reason"], alert["stage"]) == ("retry_budget", "network", "create")
+    (gave_up,) = kit.events("order.create.gave_up")
+    assert gave_up["why"] == "retry_budget"
+    resolved = kit.journal.events[-1]
+    assert isinstance(resolved, OrderResolved)
+    assert resolved.status is OrderStatus.REJECTED
+    assert kit.venue.calls["create_order"] == res.tries
+
+
+def test_the_time_budget_leaves_an_unsettled_unknown_outcome_unresolved() -> None:
+    table = RetryTable((("network", RetryRule(50, 1.0, 2.0, 20)),))
+    plan = FaultPlan.script({"create_order": [Fault.LOST_REQUEST], "fetch_order": [Fault.NETWORK] * 100})
+    kit = make_kit(plan, policy=RetryPolicy(table, budget_s=5.0))
+    t0 = kit.clock.now_ms()
+    res = submit(kit, "u")
+    assert (res.outcome, res.why) == (RouterOutcome.UNRESOLVED, "lookup_failed")
+    assert kit.clock.now_ms() - t0 <= 5_000
+    assert kit.venue.calls["create_order"] == 1  # never resent blindly
+    assert kit.events("order.create.retry_alert")[0]["why"] == "retry_budget"
 
 
 # --- unknown outcomes ---------------------------------------------------------------------------------

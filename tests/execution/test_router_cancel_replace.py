@@ -7,10 +7,18 @@ from decimal import Decimal
 
 import numpy as np
 
-from eclipse.contracts import CancelRecorded, IntentKind, OrderResolved, RouterOutcome, RouterRequest
+from eclipse.contracts import (
+    CancelRecorded,
+    IntentKind,
+    OrderAcked,
+    OrderResolved,
+    OrderSubmitting,
+    RouterOutcome,
+    RouterRequest,
+)
 from eclipse.execution.router import ReplaceManager, ReplaceOutcome, RetryPolicy, RetryRule, RetryTable
 from eclipse.execution.router.cancel import CancelResult, cancel_order
-from eclipse.execution.router.replace import replacement_id
+from eclipse.execution.router.replace import replacement_id, split_id
 from eclipse.venues.faulty import Fault, FaultPlan
 from eclipse.venues.sim.fills import fill
 from eclipse.venues.types import OrderStatus, OrderType, Side
@@ -223,4 +231,82 @@ def test_replacement_ids() -> None:
     assert replacement_id("abc", 1) == "abc.r1"
     assert replacement_id("abc.r1", 2) == "abc.r2"
     assert replacement_id("a.rx", 3) == "a.rx.r3"
+    assert (split_id("a.r12"), split_id("a"), split_id("a.rx")) == (("a", 12), ("a", 0), ("a.rx", 0))
     assert dataclasses.replace(request("x"), client_order_id=replacement_id("x", 9)).client_order_id == "x.r9"
+
+
+# --- unresolved replacements and replacement ids --------------------------------------------------------
+
+
+def test_an_unresolved_replacement_blocks_the_intent_until_a_lookup_finds_it() -> None:
+    # the replacement lands but its create times out and its lookups fail: it may be live
+    plan = FaultPlan.script(
+        {"create_order": [None, Fault.EXECUTED_UNKNOWN], "fetch_order": [Fault.NETWORK] * 6}
+    )
+    kit = make_kit(plan, policy=FAST)
+    live = resting(kit, "r")
+    mgr = ReplaceManager(kit.router, max_attempts=3)
+    first = run(mgr.replace(live, price=Decimal(41000)))
+    assert (first.outcome, first.why) == (ReplaceOutcome.PLACE_UNRESOLVED, "place_unresolved")
+    assert first.placed is not None
+    assert first.placed.outcome is RouterOutcome.UNRESOLVED
+    assert first.placed.request.client_order_id == "r.r1"
+    assert mgr.pending("I-r") == first.placed.request
+    assert kit.live() == ["r.r1"]
+    # a retry while the lookups still fail: refused, nothing cancelled or sent, no attempt spent
+    creates = kit.venue.calls["create_order"]
+    again = run(mgr.replace(live, price=Decimal(41000)))
+    assert (again.outcome, again.why) == (ReplaceOutcome.PLACE_UNRESOLVED, "replacement_unresolved")
+    assert again.placed is first.placed
+    assert kit.venue.calls["create_order"] == creates
+    assert mgr.attempts("I-r") == 1
+    assert kit.live() == ["r.r1"]
+    # the lookup answers: r.r1 is the live order, it is cancelled before r.r2 goes out
+    third = run(mgr.replace(live, price=Decimal(41000)))
+    assert third.outcome is ReplaceOutcome.REPLACED
+    assert third.cancel is not None
+    assert third.cancel.client_order_id == "r.r1"
+    assert third.placed is not None
+    assert third.placed.request.client_order_id == "r.r2"
+    assert kit.live() == ["r.r2"]
+    assert kit.venue.max_live_per_intent == 1
+    assert mgr.pending("I-r") is None
+    assert any(isinstance(e, OrderAcked) and e.client_order_id == "r.r1" for e in kit.journal.events)
+
+
+def test_an_unresolved_replacement_that_never_landed_lets_the_replace_proceed() -> None:
+    plan = FaultPlan.script({"create_order": [None, Fault.LOST_REQUEST], "fetch_order": [Fault.NETWORK] * 3})
+    kit = make_kit(plan, policy=FAST)
+    live = resting(kit, "n")
+    mgr = ReplaceManager(kit.router)
+    first = run(mgr.replace(live, price=Decimal(41000), qty=Decimal("0.02")))
+    assert first.outcome is ReplaceOutcome.PLACE_UNRESOLVED
+    assert kit.live() == []
+    res = run(mgr.replace(live, price=Decimal(41000), qty=Decimal("0.02")))
+    assert res.outcome is ReplaceOutcome.REPLACED
+    assert res.placed is not None
+    assert (res.placed.request.client_order_id, res.placed.request.qty) == ("n.r2", Decimal("0.02"))
+    assert kit.live() == ["n.r2"]
+    gone = [e for e in kit.journal.events if isinstance(e, OrderResolved) and e.client_order_id == "n.r1"]
+    assert [e.status for e in gone] == [OrderStatus.REJECTED]
+
+
+def test_replacement_ids_are_never_reused_across_a_restart() -> None:
+    kit = make_kit()
+    live = resting(kit, "k")
+    first = run(ReplaceManager(kit.router).replace(live, price=Decimal(40100)))
+    assert first.placed is not None
+    assert first.placed.request.client_order_id == "k.r1"
+    # a restarted manager (fresh counters) replacing the live k.r1 must not send k.r1 again
+    second = run(ReplaceManager(kit.router).replace(first.placed.request, price=Decimal(40200)))
+    assert second.outcome is ReplaceOutcome.REPLACED
+    assert second.placed is not None
+    assert second.placed.request.client_order_id == "k.r2"
+    # ids the journal knows (incl. ones that never became the live order) are skipped too
+    used = [e.client_order_id for e in kit.journal.events if isinstance(e, OrderSubmitting)] + ["k.r5"]
+    restarted = ReplaceManager(kit.router, used_client_ids=used)
+    third = run(restarted.replace(second.placed.request, price=Decimal(40300)))
+    assert third.placed is not None
+    assert third.placed.request.client_order_id == "k.r6"
+    assert kit.live() == ["k.r6"]
+    assert max(kit.orders_per_cid().values()) == 1

@@ -26,6 +26,7 @@ ROUTER_KNOBS = (
     "ROUTER_RETRY_BASE_SEC",
     "ROUTER_RETRY_MAX_DELAY_SEC",
     "ROUTER_REPLACE_MAX_ATTEMPTS",
+    "ROUTER_RETRY_BUDGET_SEC",
 )
 
 
@@ -134,3 +135,43 @@ def test_budget_alerts_at_max_and_gives_up_after_extra() -> None:
     first = zero_extra.record("network")
     assert first.alert
     assert first.exhausted
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "network=100000000:0.35:3:2",  # a retry storm
+        "network=51:0.35:3:2",
+        "network=8:0.35:3:21",
+        "network=8:0.35:61:2",
+        "network=8:61:61:2",
+    ],
+)
+def test_retry_policy_is_bounded_and_the_error_names_the_limits(raw: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_router_settings({"ROUTER_RETRY_POLICY": raw})
+    msg = str(exc.value)
+    assert msg.startswith("ROUTER_RETRY_POLICY=")
+    assert "max <= 50" in msg
+    assert "extra <= 20" in msg
+    assert "max_delay <= 60 seconds" in msg
+    edge = load_router_settings({"ROUTER_RETRY_POLICY": "network=50:60:60:20"}).policy.rule("network")
+    assert edge == RetryRule(50, 60.0, 60.0, 20)
+    with pytest.raises(ValueError, match="max <= 50"):
+        RetryRule(51, 0.1, 1.0, 0)
+    with pytest.raises(ConfigError, match="ROUTER_RETRY_MAX_DELAY_SEC"):
+        load_router_settings({"ROUTER_RETRY_MAX_DELAY_SEC": "61"})
+
+
+def test_retry_time_budget_knob() -> None:
+    assert load_router_settings({}).policy.budget_s == 10.0
+    assert get_param("ROUTER_RETRY_BUDGET_SEC").safety == "risk"
+    assert load_router_settings({"ROUTER_RETRY_BUDGET_SEC": "3.5"}).policy.budget_s == 3.5
+    for bad in ("0", "15", "-1", "nan"):  # must end below the 15 s protection grace
+        with pytest.raises(ConfigError, match="ROUTER_RETRY_BUDGET_SEC"):
+            load_router_settings({"ROUTER_RETRY_BUDGET_SEC": bad})
+    budget = RetryBudget(RetryPolicy(budget_s=2.0), now_ms=1_000)
+    assert budget.deadline_ms == 3_000
+    assert budget.fits(1_000, 2.0)
+    assert not budget.fits(1_500, 2.0)
+    assert RetryBudget(RetryPolicy(), now_ms=0, deadline_ms=500).deadline_ms == 500  # shared deadline

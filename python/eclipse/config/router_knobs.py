@@ -3,6 +3,11 @@
 ``ROUTER_RETRY_BASE_SEC`` / ``ROUTER_RETRY_MAX_DELAY_SEC`` have no documented original default; 0.5 s and
 5 s are chosen (they only apply to reasons ``ROUTER_RETRY_POLICY`` does not list, ``rate_limited`` by
 default). ``ROUTER_REPLACE_MAX_ATTEMPTS`` is new (default 3 replaces per intent).
+
+``ROUTER_RETRY_BUDGET_SEC`` is new: the total time one router request (a create with its lookups, a cancel)
+may spend retrying, default 10 s, at most 14 s so a retry run always ends below the 15 s
+``EXIT_PROTECT_GRACE_SEC``. ``ROUTER_RETRY_POLICY`` entries are bounded (max <= 50, extra <= 20, delays
+<= 60 s) and ``ROUTER_RETRY_MAX_DELAY_SEC`` to 60 s, so no setting can produce a retry storm.
 """
 
 from __future__ import annotations
@@ -10,7 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eclipse.config.parsers import float_parser, int_parser
-from eclipse.execution.router.policy import RetryTable, retry_table_parser
+from eclipse.execution.router.policy import (
+    DEFAULT_RETRY_BUDGET_S,
+    MAX_DELAY_LIMIT_S,
+    MAX_RETRY_BUDGET_S,
+    RetryTable,
+    retry_table_parser,
+)
 
 if TYPE_CHECKING:
     from eclipse.config.registry import Param
@@ -50,11 +61,19 @@ def router_params(param: type[Param]) -> tuple[Param, ...]:
         ),
         param(
             "ROUTER_RETRY_MAX_DELAY_SEC",
-            float_parser(0.0, 300.0),
+            float_parser(0.0, MAX_DELAY_LIMIT_S),
             5.0,
             _OWNER,
             "risk",
             "backoff ceiling in seconds for retry reasons ROUTER_RETRY_POLICY does not list",
+        ),
+        param(
+            "ROUTER_RETRY_BUDGET_SEC",
+            float_parser(0.1, MAX_RETRY_BUDGET_S),
+            DEFAULT_RETRY_BUDGET_S,
+            _OWNER,
+            "risk",
+            "seconds one order request may spend retrying, then rejected/unresolved; < 15 s protect grace",
         ),
         param(
             "ROUTER_REPLACE_MAX_ATTEMPTS",

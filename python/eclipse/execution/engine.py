@@ -18,7 +18,10 @@ protection and restart. See ``docs/execution.md``.
    fills, resized, canceled once flat);
 4. :meth:`ExecutionEngine.check_protection` every ``protection_check_sec``: the venue's open orders against
    the tracked ones (terminal ones settled by lookup) and the positions (missing protection re-placed,
-   leftovers canceled).
+   leftovers canceled, a breached stop's position closed; see :mod:`.engine_protection`).
+
+Between bars the daemon calls :meth:`ExecutionEngine.tick` at least every ``protection_check_sec``: fills and
+the protection check when due, never exits or entries.
 
 :meth:`ExecutionEngine.resume` rebuilds an engine after a restart: :func:`recover` settles the journal
 against the venue, the book and the order tracker are rebuilt from the replayed journal, protection is
@@ -38,12 +41,12 @@ from eclipse.contracts import (
     FillRecorded,
     IntentCreated,
     IntentKind,
-    OrderResolved,
     PositionChanged,
     RouterOutcome,
     RouterRequest,
     RouterResult,
 )
+from eclipse.execution.engine_protection import check_protection, run_protection
 from eclipse.execution.engine_restore import restore_from_journal
 from eclipse.execution.engine_settings import EngineSettings
 from eclipse.execution.entries.gate import EntryGate, GuardKnobsProvider, StaticGuardProvider
@@ -58,7 +61,7 @@ from eclipse.execution.exits import (
 )
 from eclipse.execution.journal import Journal, JournalState, RecoveryReport, recover
 from eclipse.execution.positions import PositionBook
-from eclipse.execution.router import JournalSink, LookupState, Router, cancel_order
+from eclipse.execution.router import JournalSink, Router, cancel_order
 from eclipse.execution.tracking import OrderTracker, TrackedOrder
 from eclipse.market.bars import Bar
 from eclipse.strategy.engine import SignalEngine
@@ -75,7 +78,6 @@ FILL_SLACK_MS = 60_000
 """Fills are fetched from this long before the oldest order that may still have unseen fills."""
 _FILL_PAGE = 500
 _MAX_PAGES = 50
-_PROTECT_ROUNDS = 4
 
 
 class _Actions:
@@ -169,10 +171,22 @@ class ExecutionEngine:
             await self.submit_reduce(exit_req)
         await self._entry(symbol, bar)
         await self.sync_fills()
-        now = self.clock.now_ms()
-        interval = round(self.settings.protection_check_sec * 1000)
-        if self._last_check_ms is None or now - self._last_check_ms >= interval:
+        if self.check_due():
             await self.check_protection()
+
+    async def tick(self) -> bool:
+        """Between bars (the daemon calls it at least every ``protection_check_sec``): when the protection
+        check is due, sync fills and run :meth:`check_protection`; never exits or entries. True if it ran."""
+        if not self.check_due():
+            return False
+        await self.sync_fills()
+        await self.check_protection()
+        return True
+
+    def check_due(self) -> bool:
+        """True when ``protection_check_sec`` passed since the last protection check (or none ran yet)."""
+        interval = round(self.settings.protection_check_sec * 1000)
+        return self._last_check_ms is None or self.clock.now_ms() - self._last_check_ms >= interval
 
     async def _entry(self, symbol: str, bar: Bar) -> None:
         positions = list(self.book.open_positions().values())
@@ -275,8 +289,8 @@ class ExecutionEngine:
 
     async def submit_reduce(self, req: RouterRequest) -> RouterResult | None:
         """Send a risk-reducing market order (rule exit, forced exit, flatten): never gated. A client id
-        already used (e.g. before a restart) gets a fresh ``.r<n>`` suffix; None when the request is not
-        risk-reducing or reduce-only (refused: an exit must never open risk)."""
+        already used (e.g. before a restart) takes the next free one at once (``OrderTracker.fresh_id``);
+        None when the request is not risk-reducing or reduce-only (refused: an exit must never open risk)."""
         if not req.kind.reduces_risk or not (req.reduce_only or req.close_position):
             self.telemetry.emit("exit.refused", symbol=req.symbol, why="not_reduce_only", kind=req.kind)
             return None
@@ -396,118 +410,16 @@ class ExecutionEngine:
         await self._run_protection(plan)
         return True
 
-    # --- protection -----------------------------------------------------------------------------------------
-    async def _run_protection(self, plan: ProtectionPlan, *, cancels: bool = True) -> bool:
-        """Journal the plan's events, place its orders, then (``cancels``) cancel its leftovers. Returns
-        False when a placement collided with a client id already used (the caller re-plans)."""
-        for ev in plan.events:
-            self.journal.append(ev)
-        collided = False
-        for req in plan.place:
-            if self.orders.used(req.client_order_id):
-                self.protection.failed(req.client_order_id)
-                collided = True
-                continue
-            if not self.orders.has_intent(req.intent_id):
-                self.journal.append(
-                    IntentCreated(
-                        self.clock.now_ms(),
-                        req.intent_id,
-                        req.kind,
-                        req.symbol,
-                        req.side,
-                        req.qty,
-                        req.ref_price,
-                    )
-                )
-            result = await self._submit(req)
-            rep = result.report
-            if result.outcome is RouterOutcome.PLACED and rep is not None and not rep.status.terminal:
-                placed = self.protection.placed(req.client_order_id)
-                if placed is not None:
-                    self.journal.append(placed)
-            else:
-                self.protection.failed(req.client_order_id)
-        if collided or not cancels:
-            return not collided
-        for c in plan.cancel:
-            if c.client_order_id in self.orders.orders:
-                await self.cancel(c.client_order_id)
-            else:  # a leftover on the venue this run never placed (e.g. from before a restart)
-                res = await cancel_order(self.router, c.symbol, c.client_order_id, conditional=c.conditional)
-                if res.confirmed:
-                    self.orders.remember(c.client_order_id)
-        return True
+    # --- protection (engine_protection.py) -----------------------------------------------------------------
+    async def _run_protection(self, plan: ProtectionPlan) -> None:
+        """Execute ``plan``: journal its events, place, close breached positions, cancel."""
+        await run_protection(self, plan)
 
     async def check_protection(self) -> None:
         """Settle tracked orders the venue no longer lists, then compare protection with the venue: re-place
-        what is missing, cancel leftovers, protect positions with no cover."""
+        what is missing, cancel leftovers, protect positions with no cover, close breached positions."""
         self._last_check_ms = self.clock.now_ms()
-        symbols = sorted(
-            {o.symbol for o in self.orders.live()}
-            | set(self.book.open_positions())
-            | set(self._protected_symbols())
-        )
-        for _ in range(_PROTECT_ROUNDS):
-            open_orders: list[OrderReport] = []
-            try:
-                for symbol in symbols:
-                    regular = await self.venue.fetch_open_orders(symbol)
-                    conditional = await self.venue.fetch_open_orders(symbol, conditional=True)
-                    open_orders.extend(regular)
-                    open_orders.extend(conditional)
-                    await self._settle_missing(symbol, {o.client_order_id for o in [*regular, *conditional]})
-            except VenueError as err:
-                self.telemetry.emit("protection.check_failed", error_kind=err.kind, detail=str(err))
-                return
-            await self.sync_fills()
-            plan = self.protection.check(open_orders, self.book.open_positions())
-            if await self._run_protection(plan):
-                return
-
-    def _protected_symbols(self) -> list[str]:
-        return [
-            o.symbol for o in self.orders.live() if o.kind in (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT)
-        ]
-
-    async def _settle_missing(self, symbol: str, listed: set[str | None]) -> None:
-        """Tracked live orders the venue no longer lists as open: look them up and record their end."""
-        for order in self.orders.live(symbol):
-            cid = order.request.client_order_id
-            if cid in listed:
-                continue
-            found = await self.router.lookup(
-                symbol, cid, conditional=order.request.type.conditional, intent_id=order.request.intent_id
-            )
-            if found.report is not None:
-                self.orders.update(found.report)
-                if found.report.status.terminal:
-                    self.journal.append(
-                        OrderResolved(
-                            self.clock.now_ms(),
-                            cid,
-                            found.report.status,
-                            detail="settled at check",
-                            filled=found.report.filled,
-                        )
-                    )
-                    if order.kind is IntentKind.ENTRY:
-                        await self.sync_fills()
-                        await self._settle_entry(order, found.report)
-                    elif order.kind in (IntentKind.EXIT, IntentKind.FLATTEN):
-                        self.exits.exit_resolved(symbol)
-            elif found.error is not None and found.state is LookupState.NOT_FOUND:
-                self.orders.resolve(cid, OrderStatus.REJECTED, Decimal(0))
-                self.journal.append(
-                    OrderResolved(
-                        self.clock.now_ms(),
-                        cid,
-                        OrderStatus.REJECTED,
-                        error_kind=found.error.kind,
-                        detail="not on the venue at check",
-                        filled=Decimal(0),
-                    )
-                )
+        await check_protection(self)
 
     # --- restart --------------------------------------------------------------------------------------------
     @classmethod

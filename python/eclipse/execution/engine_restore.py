@@ -20,7 +20,8 @@ def restore_from_journal(engine: ExecutionEngine, state: JournalState) -> None:
     """Mark every journaled client id and intent as used, track the orders with their last status, rebuild
     the position book from the deduplicated fills and replay them through the protection manager (the same
     calls as live, so the same leg ids); legs the journal shows live are confirmed, the others failed (the
-    next protection check re-places them)."""
+    next protection check re-places them, with leg counters moved past every journaled ``-sl|tp-<n>``). Exit
+    attempt ids already journaled are skipped at once by :meth:`OrderTracker.fresh_id`."""
     for intent_id, ev in state.intents.items():
         engine.orders.remember_intent(intent_id)
         if ev.kind is IntentKind.ENTRY:
@@ -53,6 +54,9 @@ def restore_from_journal(engine: ExecutionEngine, state: JournalState) -> None:
         entry = engine.entry_of.get(fill.symbol)
         intent = order.request.intent_id if order is not None and order.kind is IntentKind.ENTRY else None
         engine.protection.on_fill(fill, snap, intent or (entry[0] if entry else None))
+    # the replay restarts each leg counter from the fills: move it past every journaled leg id, so the next
+    # placement takes a fresh id at once instead of walking through used ones check after check
+    engine.protection.resume_counts(state.orders)
     for symbol in engine.book.symbols():
         for req in engine.protection.active(symbol):
             leg = engine.orders.orders.get(req.client_order_id)
@@ -60,3 +64,7 @@ def restore_from_journal(engine: ExecutionEngine, state: JournalState) -> None:
                 engine.protection.placed(req.client_order_id)  # its event was journaled before the restart
             else:
                 engine.protection.failed(req.client_order_id)
+        for cid in engine.protection.retired(symbol):
+            old = engine.orders.orders.get(cid)
+            if old is None or not old.live:
+                engine.protection.forget(cid)  # superseded and already gone from the venue

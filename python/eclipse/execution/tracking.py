@@ -8,6 +8,7 @@ intent that already exists is never submitted twice.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from eclipse.venues.types import Fill, OrderReport, OrderStatus
 __all__ = ["OrderTracker", "TrackedOrder"]
 
 _ZERO = Decimal(0)
+_COUNTER = re.compile(r"-(\d+)$")
 
 
 @dataclass(slots=True)
@@ -79,9 +81,17 @@ class OrderTracker:
         return intent_id in self._intents
 
     def fresh_id(self, client_order_id: str) -> str:
-        """``client_order_id`` when unused, else ``<id>.r<n>`` with the smallest unused ``n``."""
+        """``client_order_id`` when unused; else, for an id ending in a counter (``<prefix>-<n>``: exit
+        attempts ``X-...-<n>``, protective legs ``<intent>-sl-<n>``), ``<prefix>-<m>`` with the smallest
+        unused ``m > n``; else ``<id>.r<n>`` with the smallest unused ``n``. Taken at once, no venue call."""
         if client_order_id not in self._used:
             return client_order_id
+        m = _COUNTER.search(client_order_id)
+        if m is not None:
+            prefix, k = client_order_id[: m.start()], int(m.group(1)) + 1
+            while f"{prefix}-{k}" in self._used:
+                k += 1
+            return f"{prefix}-{k}"
         n = 1
         while f"{client_order_id}.r{n}" in self._used:
             n += 1

@@ -12,7 +12,13 @@ Trigger distances from the average entry (knobs of ``eclipse.config.exit_knobs``
 Orders carry the filled quantity with ``reduce_only`` (or ``close_position`` with
 ``EXIT_PROTECT_CLOSE_POSITION``); client ids are ``<intent_id>-sl-<n>`` / ``<intent_id>-tp-<n>``, ``n``
 counting the placements of that leg for the intent, so a replay gives the same ids. A re-size places the new
-legs before it cancels the old ones (the position is never uncovered; two reduce-only stops cannot flip it).
+legs before it cancels the old ones (the position is never uncovered; two reduce-only stops cannot flip it):
+an old leg is *retired* and its cancel carries ``after`` = the replacement's client id, to be sent only once
+that replacement is confirmed; while it is not, the old leg stays working (and is never treated as stale).
+
+A leg the venue refused definitively (:meth:`ProtectionManager.failed` with ``refused``) is never resent with
+an unchanged trigger and quantity; a stop-loss refused because the price is already beyond its trigger
+(``breached``) puts the symbol in :attr:`ProtectionPlan.flatten`: the caller closes the position at market.
 
 Each symbol's :class:`~eclipse.machines.protection.ProtectionTracker` (T_protect =
 ``EXIT_PROTECT_GRACE_SEC``) follows: fills, venue confirmations (:meth:`ProtectionManager.placed`), failures
@@ -24,8 +30,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -38,7 +44,7 @@ from eclipse.venues.types import Fill, OrderReport, OrderType, Side
 
 __all__ = ["CancelRequest", "ProtectionManager", "ProtectionPlan", "protection_triggers"]
 
-_OUR_LEG = re.compile(r"-(sl|tp)-\d+$")
+_OUR_LEG = re.compile(r"-(sl|tp)-(\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,26 +55,31 @@ class CancelRequest:
     client_order_id: str
     conditional: bool = True
     reason: str = ""
+    after: str | None = None
+    """Send the cancel only once this replacement leg is confirmed (None: at once)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ProtectionPlan:
-    """What to do now: orders to place (first), orders to cancel (after), and journal events."""
+    """What to do now: orders to place (first), orders to cancel (after), journal events, and symbols whose
+    position must be closed at market (a stop-loss that cannot be placed: the price is beyond it)."""
 
     place: tuple[RouterRequest, ...] = ()
     cancel: tuple[CancelRequest, ...] = ()
     events: tuple[ProtectionEvent, ...] = ()
+    flatten: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when there is nothing to do."""
-        return not (self.place or self.cancel or self.events)
+        return not (self.place or self.cancel or self.events or self.flatten)
 
 
 class _LegState(StrEnum):
     REQUESTED = "requested"
     CONFIRMED = "confirmed"
     FAILED = "failed"
+    REFUSED = "refused"
 
 
 @dataclass(slots=True)
@@ -76,6 +87,7 @@ class _Leg:
     request: RouterRequest
     state: _LegState
     since_ms: int
+    breached: bool = False
 
 
 @dataclass(slots=True)
@@ -86,6 +98,8 @@ class _Cover:
     atr_pct: float | None
     legs: dict[IntentKind, _Leg] = field(default_factory=dict)
     counts: dict[IntentKind, int] = field(default_factory=dict)
+    retired: dict[IntentKind, list[str]] = field(default_factory=dict)
+    """Superseded legs still possibly working, canceled once their kind's current leg is confirmed."""
 
 
 def _dec(x: float) -> Decimal:
@@ -170,18 +184,21 @@ class ProtectionManager:
         if cover is not None and cover.side is position.side and abs(position.qty) <= cover.qty:
             return ProtectionPlan()  # reduced (or unchanged): the reduce-only legs still cover it
         tr.entry_filled()
-        prev = self._ids(cover)
         if cover is None or cover.side is not position.side:
+            prev = self._ids(cover)
             fresh = _Cover(intent_id or self._default_intent(position), position.side, Decimal(0), atr_pct)
             if cover is not None and cover.intent_id == fresh.intent_id:
                 fresh.counts = dict(cover.counts)  # never reuse a client id
-            cover = fresh
-            self._covers[symbol] = cover
-        elif atr_pct is not None:
+            self._covers[symbol] = fresh
+            fresh.qty = abs(position.qty)
+            place = self._place_legs(fresh, position, (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT))
+            return ProtectionPlan(place, tuple(CancelRequest(symbol, cid, True, "resize") for cid in prev))
+        if atr_pct is not None:
             cover.atr_pct = atr_pct
         cover.qty = abs(position.qty)
+        self._retire(cover)
         place = self._place_legs(cover, position, (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT))
-        return ProtectionPlan(place, tuple(CancelRequest(symbol, cid, True, "resize") for cid in prev))
+        return ProtectionPlan(place, self._retired_cancels(cover, symbol))
 
     # --- venue answers --------------------------------------------------------------------------------------
     def placed(self, client_order_id: str) -> ProtectionEvent | None:
@@ -206,31 +223,88 @@ class ProtectionManager:
         )
         return ProtectionEvent(self._clock.now_ms(), symbol, ProtectionState.PLACED, client_order_id)
 
-    def failed(self, client_order_id: str) -> None:
-        """Placing ``client_order_id`` failed (rejected, unresolved): the next :meth:`check` re-places it."""
+    def failed(self, client_order_id: str, *, refused: bool = False, breached: bool = False) -> None:
+        """Placing ``client_order_id`` failed (rejected, unresolved): the next :meth:`check` re-places it.
+
+        ``refused``: the venue refused it definitively; the check re-places that leg only once its trigger or
+        quantity changed. ``breached`` (a refused stop-loss whose trigger the price already passed): the check
+        asks for the position to be closed (:attr:`ProtectionPlan.flatten`) instead."""
         found = self._leg(client_order_id)
         if found is None:
             return
         symbol, kind, leg = found
-        leg.state = _LegState.FAILED
+        leg.state = _LegState.REFUSED if refused or breached else _LegState.FAILED
+        leg.breached = breached
         leg.since_ms = self._clock.now_ms()
         if kind is IntentKind.STOP_LOSS:
             self.tracker(symbol).protection_failed()
 
+    def confirmed(self, client_order_id: str) -> bool:
+        """True when ``client_order_id`` is a current leg the venue confirmed."""
+        found = self._leg(client_order_id)
+        return found is not None and found[2].state is _LegState.CONFIRMED
+
+    def retired(self, symbol: str) -> tuple[str, ...]:
+        """Client ids of ``symbol``'s superseded legs not yet canceled."""
+        cover = self._covers.get(symbol)
+        return () if cover is None else tuple(c for ids in cover.retired.values() for c in ids)
+
+    def forget(self, client_order_id: str) -> None:
+        """A retired leg is gone from the venue (canceled, filled or never placed): stop tracking it."""
+        for cover in self._covers.values():
+            for ids in cover.retired.values():
+                if client_order_id in ids:
+                    ids.remove(client_order_id)
+                    self._owner.pop(client_order_id, None)
+
+    def renumber(self, client_order_id: str, new_id: str) -> RouterRequest | None:
+        """The current leg ``client_order_id`` collided with a used client id: it becomes ``new_id`` (a fresh
+        ``<intent>-sl|tp-<n>``; the leg counter moves past ``n``). The new request, None if not a leg."""
+        found = self._leg(client_order_id)
+        if found is None:
+            return None
+        symbol, kind, leg = found
+        cover = self._covers[symbol]
+        leg.request = replace(leg.request, client_order_id=new_id)
+        self._owner.pop(client_order_id, None)
+        self._owner[new_id] = symbol
+        m = _OUR_LEG.search(new_id)
+        if m is not None:
+            cover.counts[kind] = max(cover.counts.get(kind, 0), int(m.group(2)))
+        return leg.request
+
+    def resume_counts(self, used: Iterable[str]) -> None:
+        """After a restart: move every cover's leg counters past the highest ``<intent>-sl|tp-<n>`` in
+        ``used`` (the journaled client ids), so no new leg walks through ids already sent."""
+        ids = list(used)
+        for cover in self._covers.values():
+            for cid in ids:
+                m = _OUR_LEG.search(cid)
+                if m is None or cid[: m.start()] != cover.intent_id:
+                    continue
+                kind = IntentKind.STOP_LOSS if m.group(1) == "sl" else IntentKind.TAKE_PROFIT
+                cover.counts[kind] = max(cover.counts.get(kind, 0), int(m.group(2)))
+
     # --- periodic check -------------------------------------------------------------------------------------
     def check(
-        self, open_orders: Iterable[OrderReport], positions: Mapping[str, PositionSnapshot]
+        self,
+        open_orders: Iterable[OrderReport],
+        positions: Mapping[str, PositionSnapshot],
+        skip: Collection[str] = (),
     ) -> ProtectionPlan:
         """Compare the venue's open (conditional) orders with the positions: re-place missing protection
         (a ``protection`` event with state ``missing`` per leg), protect positions with no cover (adopted),
-        cancel protection left on flat symbols; also runs each tracker's T_protect check."""
-        orders = [o for o in open_orders if not o.status.terminal]
+        cancel protection left on flat symbols and retired legs whose replacement is confirmed, ask for a
+        breached position to be closed; also runs each tracker's T_protect check. Symbols in ``skip`` (their
+        open orders could not be listed) are left alone."""
+        orders = [o for o in open_orders if not o.status.terminal and o.symbol not in skip]
         live = {o.client_order_id for o in orders if o.client_order_id is not None}
         now = self._clock.now_ms()
         place: list[RouterRequest] = []
         cancel: list[CancelRequest] = []
         events: list[ProtectionEvent] = []
-        open_syms = {s for s, p in positions.items() if p.side is not None}
+        flatten: list[str] = []
+        open_syms = {s for s, p in positions.items() if p.side is not None and s not in skip}
         for symbol in sorted(open_syms):
             position = positions[symbol]
             cover = self._covers.get(symbol)
@@ -250,11 +324,13 @@ class ProtectionManager:
                 place.extend(plan.place)
                 cancel.extend(plan.cancel)
                 continue
-            self._check_legs(symbol, cover, position, live, now, place, cancel, events)
-        for symbol in sorted(set(self._covers) - open_syms):
+            if self._check_legs(symbol, cover, position, live, now, place, cancel, events):
+                flatten.append(symbol)
+            cancel.extend(self._retired_cancels(cover, symbol))
+        for symbol in sorted(set(self._covers) - open_syms - set(skip)):
             plan = self._flat(symbol, self.tracker(symbol), None)
             cancel.extend(plan.cancel)
-        current = {c for s in self._covers for c in (r.client_order_id for r in self.active(s))}
+        current = {c for s in self._covers for c in (*self._ids(self._covers[s]), *self.retired(s))}
         queued = {c.client_order_id for c in cancel}
         for o in sorted(orders, key=lambda r: (r.symbol, r.client_order_id or "", r.order_id)):
             cid = o.client_order_id
@@ -268,7 +344,7 @@ class ProtectionManager:
                 cancel.append(CancelRequest(o.symbol, cid, True, "leftover"))
         for tr in self._trackers.values():
             tr.check()
-        return ProtectionPlan(tuple(place), tuple(cancel), tuple(events))
+        return ProtectionPlan(tuple(place), tuple(cancel), tuple(events), tuple(flatten))
 
     # --- internals ------------------------------------------------------------------------------------------
     def _check_legs(
@@ -281,9 +357,11 @@ class ProtectionManager:
         place: list[RouterRequest],
         cancel: list[CancelRequest],
         events: list[ProtectionEvent],
-    ) -> None:
+    ) -> bool:
+        """Check each leg of ``cover``; True when the position must be closed (its stop is breached)."""
         grace_ms = round(self._settings.for_symbol(symbol).protect_grace_sec * 1000)
         tr = self.tracker(symbol)
+        breached = False
         for kind, leg in sorted(cover.legs.items()):
             cid = leg.request.client_order_id
             if cid in live:
@@ -291,6 +369,12 @@ class ProtectionManager:
                 if confirmed is not None:
                     events.append(confirmed)
                 continue
+            if leg.state is _LegState.REFUSED:
+                if leg.breached and kind is IntentKind.STOP_LOSS:
+                    breached = True
+                    continue
+                if self._unchanged(cover, position, kind, leg):
+                    continue  # never resend what the venue refused definitively
             overdue = leg.state is _LegState.REQUESTED and now - leg.since_ms > grace_ms
             if leg.state is _LegState.REQUESTED and not overdue:
                 continue  # still in flight at the router
@@ -302,6 +386,31 @@ class ProtectionManager:
                 tr.protection_missing()
             cancel.append(CancelRequest(symbol, cid, True, "missing"))
             place.extend(self._place_legs(cover, position, (kind,)))
+        return breached
+
+    def _unchanged(self, cover: _Cover, position: PositionSnapshot, kind: IntentKind, leg: _Leg) -> bool:
+        stop, take = protection_triggers(
+            cover.side, position.avg_entry, self._settings.for_symbol(position.symbol), cover.atr_pct
+        )
+        trigger = stop if kind is IntentKind.STOP_LOSS else take
+        req = leg.request
+        return trigger == req.trigger_price and (req.qty is None or req.qty == cover.qty)
+
+    @staticmethod
+    def _retire(cover: _Cover) -> None:
+        for kind, leg in cover.legs.items():
+            ids = cover.retired.setdefault(kind, [])
+            if leg.state is not _LegState.REFUSED and leg.request.client_order_id not in ids:
+                ids.append(leg.request.client_order_id)
+
+    def _retired_cancels(self, cover: _Cover, symbol: str) -> tuple[CancelRequest, ...]:
+        """Cancels of the retired legs, each to be sent once its kind's current leg is confirmed."""
+        out: list[CancelRequest] = []
+        for kind in sorted(cover.retired):
+            leg = cover.legs.get(kind)
+            after = leg.request.client_order_id if leg is not None else None
+            out.extend(CancelRequest(symbol, cid, True, "resize", after) for cid in cover.retired[kind])
+        return tuple(out)
 
     def _adopt(self, position: PositionSnapshot, old: _Cover | None) -> ProtectionPlan:
         same_side = old is not None and old.side is position.side
@@ -314,6 +423,11 @@ class ProtectionManager:
         if old is not None and old.intent_id == cover.intent_id:
             cover.counts = dict(old.counts)  # never reuse a client id
         self._covers[position.symbol] = cover
+        if old is not None and same_side:  # grown: the old legs keep working until replaced
+            cover.legs, cover.retired = old.legs, old.retired
+            self._retire(cover)
+            place = self._place_legs(cover, position, (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT))
+            return ProtectionPlan(place, self._retired_cancels(cover, position.symbol))
         place = self._place_legs(cover, position, (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT))
         cancel = tuple(CancelRequest(position.symbol, cid, True, "resize") for cid in self._ids(old))
         return ProtectionPlan(place, cancel)
@@ -328,8 +442,9 @@ class ProtectionManager:
                 tr.take_profit_hit()
             else:
                 tr.position_closed()
-        ids = [cid for cid in self._ids(cover) if cid != trigger_id]
-        for cid in self._ids(cover):
+        every = [*self._ids(cover), *(c for ids in (cover.retired if cover else {}).values() for c in ids)]
+        ids = [cid for cid in every if cid != trigger_id]
+        for cid in every:
             self._owner.pop(cid, None)
         return ProtectionPlan((), tuple(CancelRequest(symbol, cid, True, "flat") for cid in ids))
 
@@ -337,7 +452,8 @@ class ProtectionManager:
     def _owner_kind(cover: _Cover | None, client_id: str | None) -> IntentKind | None:
         if cover is None or client_id is None:
             return None
-        return next((k for k, leg in cover.legs.items() if leg.request.client_order_id == client_id), None)
+        retired = next((k for k, ids in cover.retired.items() if client_id in ids), None)
+        return next((k for k, leg in cover.legs.items() if leg.request.client_order_id == client_id), retired)
 
     def _place_legs(
         self, cover: _Cover, position: PositionSnapshot, kinds: tuple[IntentKind, ...]

@@ -8,8 +8,9 @@ id, and settles every doubtful answer by a lookup:
 * ``ORDER_NOT_FOUND`` / ``OUTCOME_UNKNOWN`` -> look the order up: terminal (filled, canceled, expired,
   triggered) -> confirmed (``already_terminal``, the report says how much filled); never seen by the venue
   -> confirmed (``unknown_to_venue``); still open -> cancel again (counts as a ``network`` failure);
-* retryable refusals -> wait and retry under the policy; non-retryable ones, exhausted retries or failing
-  lookups -> NOT confirmed: the order may still be live and the caller must not act as if it were gone.
+* retryable refusals -> wait and retry under the policy; non-retryable ones, exhausted retries, the time
+  budget (``ROUTER_RETRY_BUDGET_SEC``, shared with the lookups) ending, or failing lookups -> NOT
+  confirmed: the order may still be live and the caller must not act as if it were gone.
 
 On confirmation ``OrderResolved`` (final status) then ``CancelRecorded(requested=False)`` are journaled and
 ``order.cancel`` is emitted.
@@ -61,7 +62,7 @@ async def cancel_order(
     """Cancel ``client_order_id`` idempotently through ``router``'s venue (see the module docstring)."""
     clock, journal = router.clock, router.journal
     journal.append(CancelRecorded(clock.now_ms(), client_order_id, requested=True))
-    budget = RetryBudget(router.policy)
+    budget = RetryBudget(router.policy, clock.now_ms())
     tries = lookups = 0
 
     def done(why: str, report: OrderReport | None) -> CancelResult:
@@ -112,7 +113,12 @@ async def cancel_order(
             err = exc
         if err.kind in (_K.ORDER_NOT_FOUND, _K.OUTCOME_UNKNOWN):
             found = await router.lookup(
-                symbol, client_order_id, conditional=conditional, intent_id=intent_id, stage="cancel_lookup"
+                symbol,
+                client_order_id,
+                conditional=conditional,
+                intent_id=intent_id,
+                stage="cancel_lookup",
+                deadline_ms=budget.deadline_ms,
             )
             lookups += found.tries
             if found.state is LookupState.NOT_FOUND:
@@ -134,4 +140,7 @@ async def cancel_order(
             )
         if step.exhausted:
             return failed("retries_exhausted", err)
-        await router.sleep(router.policy.delay(reason, step.tries, router.rng, err.retry_after_s))
+        delay = router.policy.delay(reason, step.tries, router.rng, err.retry_after_s)
+        if router.out_of_time(budget, delay, "cancel", step, err, symbol, intent_id, client_order_id):
+            return failed("retry_budget", err)
+        await router.sleep(delay)

@@ -13,7 +13,12 @@ then a send loop over the :class:`~eclipse.venues.protocol.Venue` protocol:
 * a definitive retryable refusal (network, exchange busy, timestamp, rate limit) -> wait (see
   :mod:`.policy`) and resend; ``order.create.retry_alert`` when a reason's ``max`` is reached; give up
   (``REJECTED``, ``OrderResolved``, ``order.create.gave_up``) after its ``extra`` tries;
-* a definitive non-retryable refusal -> ``REJECTED`` with ``OrderResolved``.
+* a definitive non-retryable refusal -> ``REJECTED`` with ``OrderResolved``;
+* the request's time budget (``ROUTER_RETRY_BUDGET_SEC``, shared by its lookups) ends the retries: a
+  backoff that would end past it is not slept. A definitive retryable failure then gives up (``REJECTED``,
+  why ``retry_budget``, ``order.create.gave_up``); an unknown outcome whose lookups are cut short stays
+  ``UNRESOLVED`` (never resent blindly). ``order.create.retry_alert`` is emitted as before at a reason's
+  ``max``, and once with ``why="retry_budget"`` when the budget ends a request that had not alerted yet.
 
 A local refusal (``BLOCKED``) writes nothing to the journal: no order exists for it.
 
@@ -41,7 +46,7 @@ from eclipse.contracts import (
     RouterResult,
 )
 from eclipse.execution.router.journal import JournalSink
-from eclipse.execution.router.policy import RetryBudget, RetryPolicy, Sleep, reason_for
+from eclipse.execution.router.policy import BudgetStep, RetryBudget, RetryPolicy, Sleep, reason_for
 from eclipse.execution.router.validation import Refusal, validate
 from eclipse.telemetry import Telemetry
 from eclipse.venues.errors import VenueError, VenueErrorKind
@@ -110,7 +115,7 @@ class Router:
         cached = self._markets.get(symbol)
         if cached is not None:
             return cached
-        budget = RetryBudget(self.policy)
+        budget = RetryBudget(self.policy, self.clock.now_ms())
         while True:
             try:
                 m = await self.venue.market(symbol)
@@ -121,9 +126,10 @@ class Router:
                 if reason is None:
                     raise
                 step = budget.record(reason)
-                if step.exhausted:
+                delay = self.policy.delay(reason, step.tries, self.rng, err.retry_after_s)
+                if step.exhausted or not budget.fits(self.clock.now_ms(), delay):
                     raise
-                await self.sleep(self.policy.delay(reason, step.tries, self.rng, err.retry_after_s))
+                await self.sleep(delay)
 
     async def lookup(
         self,
@@ -133,14 +139,16 @@ class Router:
         conditional: bool = False,
         intent_id: str = "",
         stage: str = "lookup",
+        deadline_ms: int | None = None,
     ) -> Lookup:
         """Look an order up by client order id, retrying failed lookups under the policy.
 
         A failed lookup (a read: nothing to resolve) of any retryable or unknown kind counts against its
-        reason; a non-retryable error, or the budget running out, is FAILED (with
+        reason; a non-retryable error, the reason's budget running out, or the time budget ending (the
+        request's ``deadline_ms`` when given, else ``ROUTER_RETRY_BUDGET_SEC`` from now) is FAILED (with
         ``order.create.retry_alert`` at the reason's ``max``).
         """
-        budget = RetryBudget(self.policy)
+        budget = RetryBudget(self.policy, self.clock.now_ms(), deadline_ms)
         tries = 0
         while True:
             tries += 1
@@ -162,7 +170,10 @@ class Router:
                     )
                 if step.exhausted:
                     return Lookup(LookupState.FAILED, error=err, tries=tries)
-                await self.sleep(self.policy.delay(reason, step.tries, self.rng, err.retry_after_s))
+                delay = self.policy.delay(reason, step.tries, self.rng, err.retry_after_s)
+                if self.out_of_time(budget, delay, stage, step, err, symbol, intent_id, client_order_id):
+                    return Lookup(LookupState.FAILED, error=err, tries=tries)
+                await self.sleep(delay)
 
     def alert(
         self,
@@ -174,10 +185,12 @@ class Router:
         symbol: str,
         intent_id: str,
         client_order_id: str,
+        **more: object,
     ) -> None:
         """Emit ``order.create.retry_alert`` (a reason's ``max`` failures reached at ``stage``)."""
         self.telemetry.emit(
             "order.create.retry_alert",
+            **more,
             tries=tries,
             reason=reason,
             code=err.code if err.code is not None else err.kind.value,
@@ -187,6 +200,29 @@ class Router:
             intent_id=intent_id,
             client_order_id=client_order_id,
         )
+
+    def out_of_time(
+        self,
+        budget: RetryBudget,
+        delay: float,
+        stage: str,
+        step: BudgetStep,
+        err: VenueError,
+        symbol: str,
+        intent_id: str,
+        client_order_id: str,
+    ) -> bool:
+        """True when waiting ``delay`` seconds would overrun ``budget``'s time budget: the caller ends the
+        request instead of sleeping. Alerts (``why="retry_budget"``) unless this request alerted already."""
+        if budget.fits(self.clock.now_ms(), delay):
+            return False
+        if not budget.alerted:
+            budget.alerted = True
+            self.alert(
+                stage, step.tries, reason=step.reason, err=err, extra_left=step.extra_left, symbol=symbol,
+                intent_id=intent_id, client_order_id=client_order_id, why="retry_budget",
+            )  # fmt: skip
+        return True
 
     # --- submit ----------------------------------------------------------------------------------
 
@@ -244,7 +280,7 @@ class Router:
             )
         )
         self.telemetry.emit(
-            "order.create.gave_up" if why == "retries_exhausted" else "order.rejected",
+            "order.create.gave_up" if why in ("retries_exhausted", "retry_budget") else "order.rejected",
             why=why,
             error_kind=err.kind,
             code=err.code,
@@ -273,7 +309,7 @@ class Router:
         if isinstance(checked, Refusal):
             return self._blocked(request, checked)
         req, venue_req = checked.request, checked.venue_request
-        budget = RetryBudget(self.policy)
+        budget = RetryBudget(self.policy, self.clock.now_ms())
         tries = lookups = 0
         while True:
             tries += 1
@@ -290,6 +326,7 @@ class Router:
                         req.client_order_id,
                         conditional=req.type.conditional,
                         intent_id=req.intent_id,
+                        deadline_ms=budget.deadline_ms,
                     )
                     lookups += found.tries
                     if found.state is LookupState.FOUND and found.report is not None:
@@ -335,6 +372,10 @@ class Router:
                 if step.exhausted:
                     return self._rejected(req, err, "retries_exhausted", tries, lookups)
                 delay = self.policy.delay(reason, step.tries, self.rng, err.retry_after_s)
+                if self.out_of_time(
+                    budget, delay, "create", step, err, req.symbol, req.intent_id, req.client_order_id
+                ):
+                    return self._rejected(req, err, "retry_budget", tries, lookups)
                 self.telemetry.emit(
                     "order.create.retry",
                     reason=reason,

@@ -18,6 +18,13 @@ Semantics of one entry, counted per request and per reason (failures of other re
   of many requests without ever collapsing to 0); a venue's ``retry_after_s`` is a floor on the wait.
 
 An outcome-unknown send that a lookup proved never landed counts as a ``network`` failure.
+
+Bounds (a retry storm must stay short): ``1 <= max <= 50``, ``0 <= extra <= 20`` and
+``0 <= delay <= max_delay <= 60`` seconds; larger values are a ConfigError naming ``ROUTER_RETRY_POLICY``
+and the limits. On top of the per-reason counts, every request (a create with its lookups, a cancel, a
+market fetch) has a total time budget, ``ROUTER_RETRY_BUDGET_SEC`` (default 10 s, at most 14 s: below the
+15 s ``EXIT_PROTECT_GRACE_SEC`` so a retry run ends before the protection watchdog escalates): a backoff
+that would end past the budget is not slept, the request ends instead (see :class:`RetryBudget`).
 """
 
 from __future__ import annotations
@@ -37,9 +44,14 @@ if TYPE_CHECKING:
     from eclipse.config.parsers import Parser
 
 __all__ = [
+    "DEFAULT_RETRY_BUDGET_S",
     "DEFAULT_RETRY_RULES",
     "FALLBACK_EXTRA",
     "FALLBACK_MAX",
+    "MAX_DELAY_LIMIT_S",
+    "MAX_EXTRA_LIMIT",
+    "MAX_RETRY_BUDGET_S",
+    "MAX_TRIES_LIMIT",
     "REASONS",
     "RETRY_POLICY_EXPECTED",
     "BudgetStep",
@@ -61,10 +73,16 @@ Sleep = Callable[[float], Awaitable[None]]
 REASONS: tuple[str, ...] = ("network", "exchange_busy", "timestamp", "rate_limited")
 FALLBACK_MAX = 5
 FALLBACK_EXTRA = 1
+MAX_TRIES_LIMIT = 50
+MAX_EXTRA_LIMIT = 20
+MAX_DELAY_LIMIT_S = 60.0
+DEFAULT_RETRY_BUDGET_S = 10.0
+MAX_RETRY_BUDGET_S = 14.0  # below the 15 s EXIT_PROTECT_GRACE_SEC default
 RETRY_POLICY_EXPECTED = (
     "comma-separated reason=max:delay:max_delay:extra entries, reason one of "
     + "|".join(REASONS)
-    + ", max >= 1 and extra >= 0 integers, 0 <= delay <= max_delay seconds (e.g. network=8:0.35:3:2)"
+    + f", integers 1 <= max <= {MAX_TRIES_LIMIT} and 0 <= extra <= {MAX_EXTRA_LIMIT},"
+    + f" 0 <= delay <= max_delay <= {MAX_DELAY_LIMIT_S:g} seconds (e.g. network=8:0.35:3:2)"
 )
 
 _REASON_OF: dict[VenueErrorKind, str] = {
@@ -97,10 +115,16 @@ class RetryRule:
     extra: int
 
     def __post_init__(self) -> None:
-        if self.max_tries < 1 or self.extra < 0:
-            raise ValueError(f"max must be >= 1 and extra >= 0, got {self.max_tries} and {self.extra}")
-        if not 0.0 <= self.delay_s <= self.max_delay_s:
-            raise ValueError(f"need 0 <= delay <= max_delay, got {self.delay_s} and {self.max_delay_s}")
+        if not (1 <= self.max_tries <= MAX_TRIES_LIMIT and 0 <= self.extra <= MAX_EXTRA_LIMIT):
+            raise ValueError(
+                f"need 1 <= max <= {MAX_TRIES_LIMIT} and 0 <= extra <= {MAX_EXTRA_LIMIT},"
+                f" got {self.max_tries} and {self.extra}"
+            )
+        if not 0.0 <= self.delay_s <= self.max_delay_s <= MAX_DELAY_LIMIT_S:
+            raise ValueError(
+                f"need 0 <= delay <= max_delay <= {MAX_DELAY_LIMIT_S:g},"
+                f" got {self.delay_s} and {self.max_delay_s}"
+            )
 
     def __str__(self) -> str:
         return f"{self.max_tries}:{_num(self.delay_s)}:{_num(self.max_delay_s)}:{self.extra}"
@@ -174,15 +198,22 @@ def retry_table_parser() -> Parser[RetryTable]:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """The router's retry policy: the table plus the base delays used by reasons it does not list."""
+    """The router's retry policy: the table, the base delays used by reasons it does not list, and the
+    total time budget of one request in seconds (``ROUTER_RETRY_BUDGET_SEC``)."""
 
     table: RetryTable = field(default_factory=RetryTable.default)
     base_s: float = 0.5
     max_delay_s: float = 5.0
+    budget_s: float = DEFAULT_RETRY_BUDGET_S
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.base_s <= self.max_delay_s:
-            raise ValueError(f"need 0 <= base <= max_delay, got {self.base_s} and {self.max_delay_s}")
+        if not 0.0 <= self.base_s <= self.max_delay_s <= MAX_DELAY_LIMIT_S:
+            raise ValueError(
+                f"need 0 <= base <= max_delay <= {MAX_DELAY_LIMIT_S:g},"
+                f" got {self.base_s} and {self.max_delay_s}"
+            )
+        if not 0.0 < self.budget_s <= MAX_RETRY_BUDGET_S:
+            raise ValueError(f"need 0 < budget <= {MAX_RETRY_BUDGET_S:g}, got {self.budget_s}")
 
     def rule(self, reason: str) -> RetryRule:
         """The rule of ``reason`` (the fallback built from the base delays when not listed)."""
@@ -215,11 +246,26 @@ class BudgetStep:
 
 
 class RetryBudget:
-    """Failure counters of one request (or one lookup), by reason."""
+    """Failure counters of one request (or one lookup), by reason, and the request's time budget.
 
-    def __init__(self, policy: RetryPolicy) -> None:
+    ``deadline_ms`` (clock milliseconds) ends the request: :meth:`fits` says whether a backoff of some
+    seconds, started at ``now_ms``, still ends within it. A lookup made for a request shares the request's
+    deadline (pass it in); without one the budget starts at ``now_ms`` (None: no time budget, tests only).
+    """
+
+    def __init__(
+        self, policy: RetryPolicy, now_ms: int | None = None, deadline_ms: int | None = None
+    ) -> None:
         self._policy = policy
         self._failures: Counter[str] = Counter()
+        if deadline_ms is None and now_ms is not None:
+            deadline_ms = now_ms + round(policy.budget_s * 1000)
+        self.deadline_ms = deadline_ms
+        self.alerted = False
+
+    def fits(self, now_ms: int, delay_s: float) -> bool:
+        """True when waiting ``delay_s`` from ``now_ms`` ends within the time budget."""
+        return self.deadline_ms is None or now_ms + round(delay_s * 1000) <= self.deadline_ms
 
     @property
     def total(self) -> int:
@@ -232,6 +278,8 @@ class RetryBudget:
         k = self._failures[reason]
         rule = self._policy.rule(reason)
         limit = rule.max_tries + rule.extra
+        if k == rule.max_tries:
+            self.alerted = True
         return BudgetStep(reason, k, k == rule.max_tries, k >= limit, max(0, limit - k))
 
 

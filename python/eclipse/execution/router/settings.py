@@ -15,7 +15,8 @@ __all__ = ["RouterSettings", "load_router_settings"]
 
 @dataclass(frozen=True, slots=True)
 class RouterSettings:
-    """Per-order notional cap (0 = off), retry policy and replace budget."""
+    """Per-order notional cap (0 = off), retry policy (with the per-request time budget) and replace
+    budget."""
 
     max_notional: Decimal
     policy: RetryPolicy
@@ -30,13 +31,15 @@ def load_router_settings(env: Mapping[str, str], profile: str = "micro") -> Rout
     base = load_param(env, "ROUTER_RETRY_BASE_SEC", profile)
     max_delay = load_param(env, "ROUTER_RETRY_MAX_DELAY_SEC", profile)
     attempts = load_param(env, "ROUTER_REPLACE_MAX_ATTEMPTS", profile)
+    budget = load_param(env, "ROUTER_RETRY_BUDGET_SEC", profile)
     assert isinstance(cap, float)
     assert isinstance(table, RetryTable)
     assert isinstance(base, float)
     assert isinstance(max_delay, float)
     assert isinstance(attempts, int)
+    assert isinstance(budget, float)
     if base > max_delay:
         raise ConfigError(
             "ROUTER_RETRY_BASE_SEC", base, f"at most ROUTER_RETRY_MAX_DELAY_SEC ({max_delay:g})"
         )
-    return RouterSettings(Decimal(repr(cap)), RetryPolicy(table, base, max_delay), attempts)
+    return RouterSettings(Decimal(repr(cap)), RetryPolicy(table, base, max_delay, budget), attempts)

@@ -1,0 +1,194 @@
+"""The execution engine's protection work: executing a :class:`~eclipse.execution.exits.ProtectionPlan`
+(places, stop-breach flattening, cancels) and the periodic check against the venue's open orders. Called by
+:class:`~eclipse.execution.engine.ExecutionEngine` (``_run_protection``, ``check_protection``).
+
+* A protective client id already used (e.g. before a restart) is never resent: the leg takes the next free
+  ``<intent>-sl|tp-<n>`` at once (:meth:`OrderTracker.fresh_id`, :meth:`ProtectionManager.renumber`).
+* A definitive venue refusal (non-retryable error) marks the leg refused: it is not resent with an
+  unchanged trigger. A stop-loss refused because the price is already beyond it (Binance ``-2021`` "would
+  immediately trigger", or the book's mark at / through the trigger) is *breached*: the critical
+  ``protection.stop_breached`` event is emitted and the position is closed at once with a reduce-only
+  FLATTEN market order (retried by every check while the position stays open).
+* A cancel with ``after`` (an old leg superseded by a re-size) is sent only once that replacement is
+  confirmed; until then the old leg keeps working.
+* The check lists each symbol's open orders on its own: a symbol whose listing fails is skipped (and
+  reported) without aborting the others.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from eclipse.contracts import (
+    IntentCreated,
+    IntentKind,
+    OrderResolved,
+    RouterOutcome,
+    RouterRequest,
+    RouterResult,
+)
+from eclipse.execution.exits import ProtectionPlan
+from eclipse.execution.router import LookupState, cancel_order
+from eclipse.venues.errors import VenueError, error_class
+from eclipse.venues.types import OrderReport, OrderStatus, Side
+
+if TYPE_CHECKING:
+    from eclipse.execution.engine import ExecutionEngine
+
+__all__ = ["WOULD_TRIGGER_CODES", "check_protection", "run_protection", "stop_breached"]
+
+WOULD_TRIGGER_CODES: frozenset[int | str] = frozenset({-2021, "-2021"})
+"""Venue codes meaning "the order would immediately trigger" (Binance futures)."""
+
+
+def stop_breached(req: RouterRequest, result: RouterResult, mark: Decimal | None) -> bool:
+    """True when the stop-loss ``req`` was refused because the price is already beyond its trigger: the venue
+    said so (``-2021``), or it refused definitively and ``mark`` is at or through the trigger."""
+    if req.kind is not IntentKind.STOP_LOSS or result.outcome is not RouterOutcome.REJECTED:
+        return False
+    if result.error_code in WOULD_TRIGGER_CODES:
+        return True
+    trig = req.trigger_price
+    if mark is None or trig is None or not _refused(result):
+        return False
+    return mark <= trig if req.side is Side.SELL else mark >= trig
+
+
+def _refused(result: RouterResult) -> bool:
+    """A definitive refusal: REJECTED for a non-retryable reason (resending the same order cannot help)."""
+    kind = result.error_kind
+    return result.outcome is RouterOutcome.REJECTED and kind is not None and not error_class(kind).retryable
+
+
+async def run_protection(engine: ExecutionEngine, plan: ProtectionPlan) -> None:
+    """Journal the plan's events, place its orders, close breached positions, then send its cancels."""
+    for ev in plan.events:
+        engine.journal.append(ev)
+    breached = list(plan.flatten)
+    for req in plan.place:
+        if req.symbol in breached:
+            engine.protection.failed(req.client_order_id)  # the position is being closed
+            continue
+        if engine.orders.used(req.client_order_id):
+            cid = req.client_order_id
+            fresh = engine.protection.renumber(cid, engine.orders.fresh_id(cid))
+            if fresh is None:
+                continue
+            req = fresh
+        if await _place(engine, req):
+            breached.append(req.symbol)
+    for symbol in dict.fromkeys(breached):
+        if engine.book.snapshot(symbol).qty != 0:
+            await engine.flatten(symbol, "stop_breached")
+    for c in plan.cancel:
+        if c.after is not None and not engine.protection.confirmed(c.after):
+            continue  # its replacement is not working yet: the old leg stays (canceled at a later check)
+        if c.client_order_id in engine.orders.orders:
+            ok = await engine.cancel(c.client_order_id)
+        else:  # a leftover on the venue this run never placed (e.g. from before a restart)
+            res = await cancel_order(engine.router, c.symbol, c.client_order_id, conditional=c.conditional)
+            ok = res.confirmed
+            if ok:
+                engine.orders.remember(c.client_order_id)
+        if ok:
+            engine.protection.forget(c.client_order_id)
+
+
+async def _place(engine: ExecutionEngine, req: RouterRequest) -> bool:
+    """Place one protective leg; True when it is a breached stop-loss (the position must be closed)."""
+    if not engine.orders.has_intent(req.intent_id):
+        engine.journal.append(
+            IntentCreated(
+                engine.clock.now_ms(), req.intent_id, req.kind, req.symbol, req.side, req.qty, req.ref_price
+            )
+        )
+    result = await engine._submit(req)
+    rep = result.report
+    if result.outcome is RouterOutcome.PLACED and rep is not None and not rep.status.terminal:
+        placed = engine.protection.placed(req.client_order_id)
+        if placed is not None:
+            engine.journal.append(placed)
+        return False
+    mark = engine.book.snapshot(req.symbol).mark
+    breached = stop_breached(req, result, mark)
+    refused = _refused(result)
+    engine.protection.failed(req.client_order_id, refused=refused, breached=breached)
+    if breached or refused:
+        engine.telemetry.emit(
+            "protection.stop_breached" if breached else "protection.refused",
+            severity="critical" if breached or req.kind is IntentKind.STOP_LOSS else "high",
+            symbol=req.symbol,
+            leg=req.kind,
+            client_order_id=req.client_order_id,
+            trigger=req.trigger_price,
+            mark=mark,
+            error_kind=result.error_kind,
+            code=result.error_code,
+            action="flatten" if breached else "no_resend_unchanged",
+        )
+    return breached
+
+
+async def check_protection(engine: ExecutionEngine) -> None:
+    """Settle tracked orders the venue no longer lists, then compare protection with the venue (see the
+    module docstring); a symbol whose open orders cannot be listed is skipped this round."""
+    symbols = sorted({o.symbol for o in engine.orders.live()} | set(engine.book.open_positions()))
+    open_orders: list[OrderReport] = []
+    failed: set[str] = set()
+    for symbol in symbols:
+        try:
+            regular = await engine.venue.fetch_open_orders(symbol)
+            conditional = await engine.venue.fetch_open_orders(symbol, conditional=True)
+            await _settle_missing(engine, symbol, {o.client_order_id for o in [*regular, *conditional]})
+        except VenueError as err:
+            failed.add(symbol)
+            engine.telemetry.emit(
+                "protection.check_failed", symbol=symbol, error_kind=err.kind, detail=str(err)
+            )
+            continue
+        open_orders.extend(regular)
+        open_orders.extend(conditional)
+    await engine.sync_fills()
+    plan = engine.protection.check(open_orders, engine.book.open_positions(), skip=failed)
+    await run_protection(engine, plan)
+
+
+async def _settle_missing(engine: ExecutionEngine, symbol: str, listed: set[str | None]) -> None:
+    """Tracked live orders the venue no longer lists as open: look them up and record their end."""
+    for order in engine.orders.live(symbol):
+        cid = order.request.client_order_id
+        if cid in listed:
+            continue
+        found = await engine.router.lookup(
+            symbol, cid, conditional=order.request.type.conditional, intent_id=order.request.intent_id
+        )
+        if found.report is not None:
+            engine.orders.update(found.report)
+            if found.report.status.terminal:
+                engine.journal.append(
+                    OrderResolved(
+                        engine.clock.now_ms(),
+                        cid,
+                        found.report.status,
+                        detail="settled at check",
+                        filled=found.report.filled,
+                    )
+                )
+                if order.kind is IntentKind.ENTRY:
+                    await engine.sync_fills()
+                    await engine._settle_entry(order, found.report)
+                elif order.kind in (IntentKind.EXIT, IntentKind.FLATTEN):
+                    engine.exits.exit_resolved(symbol)
+        elif found.error is not None and found.state is LookupState.NOT_FOUND:
+            engine.orders.resolve(cid, OrderStatus.REJECTED, Decimal(0))
+            engine.journal.append(
+                OrderResolved(
+                    engine.clock.now_ms(),
+                    cid,
+                    OrderStatus.REJECTED,
+                    error_kind=found.error.kind,
+                    detail="not on the venue at check",
+                    filled=Decimal(0),
+                )
+            )
