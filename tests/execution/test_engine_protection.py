@@ -47,6 +47,15 @@ class StopVenue(PaperVenue):
         return await super().create_order(request)
 
 
+class TakeProfitRefusingVenue(PaperVenue):
+    """Refuses every TAKE_PROFIT_MARKET create for good (-1111); stops are accepted."""
+
+    async def create_order(self, request: OrderRequest) -> OrderReport:
+        if request.type is OrderType.TAKE_PROFIT_MARKET:
+            raise self._error(EngineReject(-1111, "Precision is over the maximum."), "create_order")
+        return await super().create_order(request)
+
+
 class SplitVenue(StopVenue):
     """Reports every fill as two trades (so an entry resizes its protection once)."""
 
@@ -113,21 +122,41 @@ def test_stop_refused_as_would_trigger_flattens_at_once_and_is_not_resent() -> N
     run(go())
 
 
-def test_definitively_refused_stop_is_not_resent_unchanged_and_goes_overdue() -> None:
+def test_a_stop_refused_for_good_closes_the_position_and_is_not_resent() -> None:
+    """Any definitive refusal of the stop-loss (here a precision error, price not yet at the trigger) means
+    the position can never be protected: it is flattened at once, never left open without a stop."""
+
     async def go() -> None:
         w = world()
         v = _venue(w)
         v.mode = "precision"
-        eng, _j, sink = engine(w, ENV, venue=v)
+        eng, j, sink = engine(w, ENV, venue=v)
         await _bar0(w, eng)
-        assert eng.book.snapshot(SYM).qty != 0
-        assert sink.named("protection.refused")[0]["severity"] == "critical"
+        assert isinstance(j, MemoryJournal)
+        (ev,) = sink.named("protection.refused")
+        assert (ev["severity"], ev["code"], ev["action"]) == ("critical", -1111, "flatten")
+        assert not sink.named("protection.stop_breached")  # the price was not beyond the trigger
+        assert eng.book.snapshot(SYM).qty == 0
+        assert len(_submits(j, IntentKind.FLATTEN)) == 1
         for _ in range(6):
             w.clock.advance(5)
-            assert await eng.tick()
-        assert v.stops == 1  # same trigger and quantity: never resent
-        assert sink.named("protection.overdue")
-        assert eng.protection.entries_blocked(SYM)
+            await eng.tick()
+        assert v.stops == 1  # never resent unchanged
+        assert await v.fetch_positions() == []
+
+    run(go())
+
+
+def test_a_refused_take_profit_keeps_the_position_and_its_stop() -> None:
+    async def go() -> None:
+        w = world()
+        v = TakeProfitRefusingVenue(w.source, w.clock, refresh_ms=0)
+        eng, _j, sink = engine(w, ENV, venue=v)
+        await _bar0(w, eng)
+        (ev,) = sink.named("protection.refused")
+        assert (ev["severity"], ev["action"]) == ("high", "no_resend_unchanged")
+        assert eng.book.snapshot(SYM).qty != 0  # still open, and still protected by its stop
+        assert len(await _stops(v)) == 1
 
     run(go())
 

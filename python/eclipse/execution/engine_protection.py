@@ -96,7 +96,8 @@ async def run_protection(engine: ExecutionEngine, plan: ProtectionPlan) -> None:
 
 
 async def _place(engine: ExecutionEngine, req: RouterRequest) -> bool:
-    """Place one protective leg; True when it is a breached stop-loss (the position must be closed)."""
+    """Place one protective leg; True when it is a stop-loss that cannot be placed (breached or refused for
+    good): the position must be closed."""
     if not engine.orders.has_intent(req.intent_id):
         engine.journal.append(
             IntentCreated(
@@ -113,7 +114,10 @@ async def _place(engine: ExecutionEngine, req: RouterRequest) -> bool:
     mark = engine.book.snapshot(req.symbol).mark
     breached = stop_breached(req, result, mark)
     refused = _refused(result)
-    engine.protection.failed(req.client_order_id, refused=refused, breached=breached)
+    # A stop-loss the venue refuses for good (breached, or any other definitive reason) can never protect the
+    # position: close it now rather than leave it unprotected. A refused take-profit only loses the target.
+    unprotectable = breached or (refused and req.kind is IntentKind.STOP_LOSS)
+    engine.protection.failed(req.client_order_id, refused=refused, breached=unprotectable)
     if breached or refused:
         engine.telemetry.emit(
             "protection.stop_breached" if breached else "protection.refused",
@@ -125,9 +129,9 @@ async def _place(engine: ExecutionEngine, req: RouterRequest) -> bool:
             mark=mark,
             error_kind=result.error_kind,
             code=result.error_code,
-            action="flatten" if breached else "no_resend_unchanged",
+            action="flatten" if unprotectable else "no_resend_unchanged",
         )
-    return breached
+    return unprotectable
 
 
 async def check_protection(engine: ExecutionEngine) -> None:
