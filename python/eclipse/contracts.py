@@ -239,6 +239,9 @@ class OrderSubmitting:
     reduce_only: bool
     close_position: bool
     attempt: int
+    recovered: bool = False
+    """True when written by recovery for an order the venue holds under one of our client ids but the journal
+    lost (power loss before the record reached the disk): not written before the venue call."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,10 @@ Scalar = str | int | float | bool | None
 Sink = Callable[[Mapping[str, Scalar]], None]
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Exact types :func:`_scalar` returns unchanged (checked by identity first: the common case)."""
+
+
 def _scalar(value: object) -> Scalar:
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -46,7 +50,7 @@ class Telemetry:
         """Emit ``event`` with ``fields`` (values made JSON scalars)."""
         record: dict[str, Scalar] = {"event": event, "schema": SCHEMA_VERSION, "ts_ms": self._clock.now_ms()}
         for k, v in fields.items():
-            record[k] = _scalar(v)
+            record[k] = v if type(v) in _PLAIN else _scalar(v)  # type: ignore[assignment]
         self._sink(record)
 
     def sink(self, record: Mapping[str, object]) -> None:

@@ -31,7 +31,7 @@ re-derived from the fills and checked against the venue before any new entry.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -434,10 +434,15 @@ class ExecutionEngine:
         sleep: Sleep,
         rng: random.Random | None = None,
         guard: GuardKnobsProvider | None = None,
+        symbols: Sequence[str] = (),
     ) -> tuple[ExecutionEngine, RecoveryReport]:
         """Rebuild an engine after a restart on ``journal`` (see the module docstring); entries stay
-        disabled (``entries_enabled`` False) when recovery left anything unresolved."""
-        report = await recover(journal, venue, clock, sleep=sleep)
+        disabled (``entries_enabled`` False) when recovery left anything unresolved.
+
+        ``symbols`` are the configured trading symbols: recovery also looks there for orders of ours the
+        journal lost (a power loss with ``durable_submits=False``), not only where the journal or a venue
+        position points."""
+        report = await recover(journal, venue, clock, sleep=sleep, symbols=symbols)
         engine = cls(venue, journal, clock, telemetry, settings, sleep=sleep, rng=rng, guard=guard)
         engine.restore(JournalState.replay(journal))
         await engine.check_protection()
@@ -449,6 +454,7 @@ class ExecutionEngine:
             resolved=len(report.resolved),
             fills_added=len(report.fills_added),
             unresolved=len(report.unresolved),
+            adopted=len(report.adopted),
             mismatches=len(report.position_mismatches),
             clean=report.clean,
         )

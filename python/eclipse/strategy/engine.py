@@ -118,9 +118,14 @@ class SignalEngine:
             forced = True
         elif direction == 0:
             blocked = sig.blocked or "no_consensus"
-        if blocked is None:
-            gates = self._gate_results(st, sig, direction, now_ms)
-            blocked = next((r.reason for r in gates if not r.ok), None)
+        if blocked is None:  # the gates of _gate_results, in order, inlined (the first block wins)
+            r = self._session.check(now_ms)
+            if r.ok:
+                r = st.cooldown.check(now_ms)
+            if r.ok:
+                r = self._session_mom.check(now_ms, direction, sig.mom_fast, sig.mom_slow)
+            if not r.ok:
+                blocked = r.reason
         final = 0 if blocked is not None else direction
         return Decision(
             symbol=symbol,
@@ -137,7 +142,8 @@ class SignalEngine:
     def _gate_results(
         self, st: _SymbolState, sig: _core.Signal, direction: int, now_ms: int
     ) -> Iterator[GateResult]:
-        """The gates after the scorer, in order, evaluated lazily."""
+        """The gates after the scorer, in order, evaluated lazily (:meth:`_decide` runs the same sequence
+        inline)."""
         yield self._session.check(now_ms)
         yield st.cooldown.check(now_ms)
         yield self._session_mom.check(now_ms, direction, sig.mom_fast, sig.mom_slow)

@@ -140,4 +140,24 @@ def check_order(
                 f"{market.min_notional}; {SIZE_FIX}",
                 venue,
             )
-    return dataclasses.replace(request, qty=qty, price=price, trigger_price=trigger)
+    return OrderRequest(  # dataclasses.replace(request, qty=qty, price=price, trigger_price=trigger), inlined
+        request.symbol,
+        request.side,
+        request.type,
+        qty,
+        request.client_order_id,
+        price,
+        trigger,
+        request.reduce_only,
+        request.close_position,
+        request.post_only,
+        request.time_in_force,
+    )
+
+
+_REPLACED_FIELDS = (
+    "symbol", "side", "type", "qty", "client_order_id", "price", "trigger_price", "reduce_only",
+    "close_position", "post_only", "time_in_force",
+)  # fmt: skip
+if tuple(f.name for f in dataclasses.fields(OrderRequest)) != _REPLACED_FIELDS:  # pragma: no cover
+    raise ImportError("OrderRequest's fields changed: update check_order's positional copy")

@@ -64,6 +64,13 @@ def symbol_override(overrides: Mapping[str, Decimal], symbol: str) -> Decimal | 
     return None
 
 
+def _scale(applied: list[AppliedScale], reason: str, factor: float, value: Decimal, detail: str) -> Decimal:
+    """``value`` x ``factor``, recorded in ``applied``."""
+    after = value * Decimal(repr(factor))
+    applied.append(AppliedScale(reason, factor, value, after, detail))
+    return after
+
+
 def _unit(value: float) -> float:
     return min(1.0, max(0.0, value))
 
@@ -160,6 +167,18 @@ class Sizer:
     def __init__(self, settings: SizingSettings, telemetry: Telemetry) -> None:
         self.settings = settings
         self._telemetry = telemetry
+        self._base_for: SizingSettings | None = None
+        self._base: dict[str, tuple[str, Decimal, str]] = {}
+        """``settings.base_size`` per symbol, for the settings object it was computed from."""
+
+    def _base_size(self, symbol: str) -> tuple[str, Decimal, str]:
+        s = self.settings
+        if s is not self._base_for:  # settings replaced: start over
+            self._base_for, self._base = s, {}
+        hit = self._base.get(symbol)
+        if hit is None:
+            hit = self._base[symbol] = s.base_size(symbol)
+        return hit
 
     def size(
         self,
@@ -172,58 +191,45 @@ class Sizer:
         if symbol_key(market.symbol) != symbol_key(intent.symbol):
             raise ValueError(f"market {market.symbol} does not match the intent's symbol {intent.symbol}")
         s = self.settings
-        mode, base, source = s.base_size(intent.symbol)
+        mode, base, source = self._base_size(intent.symbol)
+        qty_mode = mode == "qty"
         price = intent.ref_price
         unit = price * market.contract_size
         value = base
         applied: list[AppliedScale] = []
-
-        def apply(reason: str, factor: float, detail: str = "") -> None:
-            nonlocal value
-            if factor >= 1.0:
-                return
-            before = value
-            value = value * Decimal(repr(factor))
-            applied.append(AppliedScale(reason, factor, before, value, detail))
-
-        static = s.adaptive_qty_scale if mode == "qty" else s.adaptive_notional_scale
-        dynamic = guard.qty_scale if mode == "qty" else guard.notional_scale
-        apply("adaptive", _unit(static) * _unit(dynamic), guard.reason)
-        apply("confidence", s.confidence.factor(intent.confidence), f"confidence={intent.confidence:.4f}")
-        planned = value * unit if mode == "qty" else value
+        # Each scale applies unless it is >= 1 (a NaN applies, as before): the detail text is built only then.
+        static = s.adaptive_qty_scale if qty_mode else s.adaptive_notional_scale
+        dynamic = guard.qty_scale if qty_mode else guard.notional_scale
+        factor = _unit(static) * _unit(dynamic)
+        if not factor >= 1.0:
+            value = _scale(applied, "adaptive", factor, value, guard.reason)
+        factor = s.confidence.factor(intent.confidence)
+        if not factor >= 1.0:
+            value = _scale(applied, "confidence", factor, value, f"confidence={intent.confidence:.4f}")
+        planned = value * unit if qty_mode else value
         factor, why = s.exposure.factor(intent.symbol, planned, positions, s.caps)
-        apply("corr_group_exposure", factor, why)
-        self._emit_scales(intent, mode, applied)
+        if not factor >= 1.0:
+            value = _scale(applied, "corr_group_exposure", factor, value, why)
+        if applied:
+            self._emit_scales(intent, mode, applied)
 
-        raw_qty = value if mode == "qty" else (value / unit if unit > 0 else _ZERO)
+        raw_qty = value if qty_mode else (value / unit if unit > 0 else _ZERO)
         qty = round_down(raw_qty, market.step_size)
         if market.max_qty is not None and qty > market.max_qty:
             qty = round_down(market.max_qty, market.step_size)
         notional = qty * unit
 
-        def blocked(reason: str, detail: str) -> SizeResult:
-            self._telemetry.emit(
-                "entry.blocked",
-                symbol=symbol_key(intent.symbol),
-                reason=reason,
-                detail=detail,
-                intent_id=intent.intent_id,
-                side=intent.side,
-                confidence=intent.confidence,
-            )
-            return SizeResult(None, mode, base, qty, notional, tuple(applied), reason, detail)
-
+        block: tuple[str, str] | None = None
         if not market.active:
-            return blocked("market_inactive", f"{market.symbol} is not trading")
-        if price <= 0:
-            return blocked("no_price", f"reference price {price}")
-        if qty <= 0 or qty < market.min_qty:
-            return blocked(
-                "size_below_min_qty", f"qty {qty} (from {raw_qty:.8g}, {source}) < {market.min_qty}"
-            )
-        if notional < market.min_notional:
-            detail = f"notional {notional:.4f} ({source}) < {market.min_notional}"
-            return blocked("size_below_min_notional", detail)
+            block = "market_inactive", f"{market.symbol} is not trading"
+        elif price <= 0:
+            block = "no_price", f"reference price {price}"
+        elif qty <= 0 or qty < market.min_qty:
+            block = "size_below_min_qty", f"qty {qty} (from {raw_qty:.8g}, {source}) < {market.min_qty}"
+        elif notional < market.min_notional:
+            block = "size_below_min_notional", f"notional {notional:.4f} ({source}) < {market.min_notional}"
+        if block is not None:
+            return self._blocked(intent, mode, base, qty, notional, applied, *block)
         request = RouterRequest(
             intent_id=intent.intent_id,
             kind=IntentKind.ENTRY,
@@ -235,6 +241,28 @@ class Sizer:
             ref_price=price,
         )
         return SizeResult(request, mode, base, qty, notional, tuple(applied))
+
+    def _blocked(
+        self,
+        intent: EntryIntent,
+        mode: str,
+        base: Decimal,
+        qty: Decimal,
+        notional: Decimal,
+        applied: list[AppliedScale],
+        reason: str,
+        detail: str,
+    ) -> SizeResult:
+        self._telemetry.emit(
+            "entry.blocked",
+            symbol=symbol_key(intent.symbol),
+            reason=reason,
+            detail=detail,
+            intent_id=intent.intent_id,
+            side=intent.side,
+            confidence=intent.confidence,
+        )
+        return SizeResult(None, mode, base, qty, notional, tuple(applied), reason, detail)
 
     def _emit_scales(self, intent: EntryIntent, mode: str, applied: Sequence[AppliedScale]) -> None:
         event = "entry.qty_scaled" if mode == "qty" else "entry.notional_scaled"

@@ -7,6 +7,7 @@ being built); :class:`~eclipse.config.parsers.Parser` is imported when a parser 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -27,17 +28,22 @@ __all__ = [
 
 _NAME = re.compile(r"^[A-Z0-9_]+$")
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "USD")
+_SYMBOL_CACHE = 4096
+"""Bound of the memo of :func:`symbol_key` and :func:`base_asset` (pure string functions called several
+times per order on the entry path; a module-level LRU keyed by the symbol string)."""
 CORR_GROUPS_EXPECTED = (
     'groups like "MEME:DOGEUSDT,SHIBUSDT;MAJOR:BTCUSDT,ETHUSDT" '
     '(NAME:SYMBOL,... separated by ";"; empty = none)'
 )
 
 
+@functools.lru_cache(maxsize=_SYMBOL_CACHE)
 def symbol_key(symbol: str) -> str:
     """The env-var form of a symbol: ``BTC/USDT:USDT`` and ``btcusdt`` both give ``BTCUSDT``."""
     return symbol.split(":")[0].replace("/", "").replace("-", "").strip().upper()
 
 
+@functools.lru_cache(maxsize=_SYMBOL_CACHE)
 def base_asset(symbol: str) -> str:
     """The base asset: ``DOGE`` for ``DOGE/USDT:USDT`` or ``DOGEUSDT`` (the key itself when no quote
     suffix is recognised)."""
@@ -71,6 +77,8 @@ class CorrGroups:
 
     def groups_of(self, symbol: str) -> tuple[str, ...]:
         """Names of the groups ``symbol`` belongs to."""
+        if not self.groups:
+            return ()
         key = symbol_key(symbol)
         return tuple(name for name, syms in self.groups if key in syms)
 

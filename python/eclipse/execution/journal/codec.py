@@ -12,6 +12,7 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, cast
@@ -41,22 +42,103 @@ def event_name(event: JournalEvent) -> str:
     return name
 
 
-def _to_json(value: object) -> object:
-    if isinstance(value, Enum):
-        return value.value
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+_quote = json.encoder.encode_basestring
+"""JSON string literal (the C function ``json`` itself uses with ``ensure_ascii=False``)."""
+_INF = float("inf")
+
+
+def _null(value: object) -> str:
+    return "null"
+
+
+def _bool(value: object) -> str:
+    return "true" if value else "false"
+
+
+def _int(value: object) -> str:
+    return int.__repr__(cast(int, value))
+
+
+def _float(value: object) -> str:
+    f = cast(float, value)
+    if f != f:
+        return "NaN"
+    if f == _INF:
+        return "Infinity"
+    if f == -_INF:
+        return "-Infinity"
+    return float.__repr__(f)
+
+
+def _str(value: object) -> str:
+    return _quote(cast(str, value))
+
+
+def _decimal(value: object) -> str:
+    return _quote(str(value))
+
+
+def _enum(value: object) -> str:
+    v = cast(Enum, value).value
+    return _fragment(type(v))(v)
+
+
+_FRAGMENTS: dict[type, Callable[[object], str]] = {}
+"""Per-type JSON writer cache (module level, keyed by class; filled on first use and never invalidated, as a
+class's fields and bases do not change). Each writer produces exactly the text
+``json.dumps(value, separators=(",", ":"), ensure_ascii=False)`` gives for the journal form of a value
+(enums by value, Decimals as strings, nested records as objects), with the type dispatch and the field list
+resolved once per class instead of reflected per call."""
+
+
+def _fragment(tp: type) -> Callable[[object], str]:
+    writer = _FRAGMENTS.get(tp)
+    if writer is not None:
+        return writer
+    if issubclass(tp, Enum):
+        writer = _enum
+    elif tp is type(None):
+        writer = _null
+    elif issubclass(tp, bool):
+        writer = _bool
+    elif issubclass(tp, int):
+        writer = _int
+    elif issubclass(tp, float):
+        writer = _float
+    elif issubclass(tp, str):
+        writer = _str
+    elif issubclass(tp, Decimal):
+        writer = _decimal
+    elif dataclasses.is_dataclass(tp):
+        writer = _record_writer(tp)
+    else:
+        return _unstorable
+    _FRAGMENTS[tp] = writer
+    return writer
+
+
+def _unstorable(value: object) -> str:
     raise CodecError(f"cannot store a {type(value).__name__} in the journal: {value!r}")
+
+
+def _record_writer(cls: type) -> Callable[[object], str]:
+    fields = tuple((f.name, _quote(f.name) + ":") for f in dataclasses.fields(cls))
+    get = _FRAGMENTS.get
+
+    def write(value: object) -> str:
+        parts = []
+        for name, key in fields:
+            v = getattr(value, name)
+            parts.append(key + (get(type(v)) or _fragment(type(v)))(v))
+        return "{" + ",".join(parts) + "}"
+
+    return write
 
 
 def encode_event(event: JournalEvent) -> tuple[str, str]:
     """``(name, JSON payload)`` of ``event``."""
     name = event_name(event)
-    return name, json.dumps(_to_json(event), separators=(",", ":"), ensure_ascii=False)
+    return name, _fragment(type(event))(event)
 
 
 def _hints(cls: type) -> dict[str, Any]:

@@ -10,10 +10,18 @@ or cancels anything, and it never guesses. In order:
    acknowledged: it never landed, journal ``OrderResolved(rejected, order_not_found)`` so the intent may be
    retried. Not found for an acknowledged order, or a lookup still failing after bounded retries: reported
    as unresolved, left as it was.
-3. Fetch the fills of every symbol with an order whose fills are not all journaled (since its submit time,
+4. Adopt the orders the journal lost (a power loss drops the unsynced tail of the file): list the venue's
+   open orders (regular and conditional) and recent fills (from the last journaled record minus
+   :data:`FILL_SLACK_MS`) of every symbol the journal knows, holds a venue position or is named in
+   ``symbols``; an order carrying one of our deterministic client ids (:func:`parse_client_id`) that the
+   journal does not know gets the records the lost tail would have had: :class:`IntentCreated` (when the
+   intent is unknown), :class:`OrderSubmitting` with ``recovered=True``, :class:`OrderAcked` and, when
+   terminal, :class:`OrderResolved` with the venue's status; its fills follow in step 5. Orders with foreign
+   client ids are never adopted: they are reported (``foreign_orders``).
+5. Fetch the fills of every symbol with an order whose fills are not all journaled (since its submit time,
    paged) and journal those of our orders (by client id, else by venue order id) not already journaled
    (dedup by ``(symbol, trade_id)``).
-4. Journal a :class:`PositionChanged` where the fills moved a position, then compare every position with
+6. Journal a :class:`PositionChanged` where the fills moved a position, then compare every position with
    ``fetch_positions`` and report the mismatches.
 
 Running it twice in a row journals nothing the second time.
@@ -22,7 +30,7 @@ Running it twice in a row journals nothing the second time.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -32,26 +40,53 @@ from eclipse.clock import Clock
 from eclipse.contracts import (
     Fill,
     FillRecorded,
+    IntentCreated,
+    IntentKind,
     JournalEvent,
     OrderAcked,
     OrderReport,
     OrderResolved,
+    OrderSubmitting,
     PositionChanged,
     ReconcileSummary,
 )
+from eclipse.execution.journal.client_ids import ClientId, parse_client_id
 from eclipse.execution.journal.state import JournalState, OrderEntry, OrderPhase
 from eclipse.execution.journal.store import Journal
 from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.protocol import Venue
-from eclipse.venues.types import OrderStatus, Side
+from eclipse.venues.types import OrderStatus, Position, Side
 
-__all__ = ["PositionMismatch", "RecoveredOrder", "RecoveryReport", "UnresolvedOrder", "recover"]
+__all__ = [
+    "AdoptedOrder",
+    "ClientId",
+    "PositionMismatch",
+    "RecoveredOrder",
+    "RecoveryReport",
+    "UnresolvedOrder",
+    "parse_client_id",
+    "recover",
+]
 
 T = TypeVar("T")
 FILL_SLACK_MS = 5 * 60_000
 """Fills are fetched from this long before the oldest unsettled order (clock skew with the venue)."""
 _MAX_FILL_PAGES = 100
 _FILL_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptedOrder:
+    """An order the venue holds under one of our client ids that the journal had lost, now journaled.
+
+    ``found_by``: ``open_orders`` (listed open) or ``fills`` (a recent fill of it)."""
+
+    client_order_id: str
+    symbol: str
+    kind: IntentKind
+    status: OrderStatus
+    filled: Decimal
+    found_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +140,15 @@ class RecoveryReport:
     positions_checked: bool = False
     retries: int = 0
     errors: tuple[str, ...] = ()
+    adopted: tuple[AdoptedOrder, ...] = ()
+    foreign_orders: tuple[str, ...] = ()
+    """``<symbol> <client id or order id>`` of open orders and recent fills' orders that are not ours (never
+    adopted; a foreign fill also shows as a position mismatch)."""
 
     @property
     def clean(self) -> bool:
-        """True when everything was settled and the venue agrees with the journal."""
+        """True when everything was settled and the venue agrees with the journal (adopted orders are
+        settled: after adoption the journal agrees; :meth:`summary` still lists them)."""
         return not (self.unresolved or self.fills_missing or self.position_mismatches or self.errors)
 
     def summary(self) -> ReconcileSummary:
@@ -118,6 +158,7 @@ class RecoveryReport:
             orders_checked=self.checked,
             unknown_resolved=len(self.resolved),
             fills_added=len(self.fills_added),
+            adopted_orders=tuple(a.client_order_id for a in self.adopted),
             position_mismatches=tuple(str(m) for m in self.position_mismatches),
         )
 
@@ -141,6 +182,8 @@ class _Recovery:
         self.unresolved: list[UnresolvedOrder] = []
         self.fills_added: list[Fill] = []
         self.errors: list[str] = []
+        self.adopted: list[AdoptedOrder] = []
+        self.foreign: list[str] = []
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
         """``fn()`` retried (bounded, backing off) on retryable errors; reads cannot have side effects, so an
@@ -215,7 +258,170 @@ class _Recovery:
                 self.cancel_pending.append(cid)
         self.journal.append_many(events)
 
+    # -- adoption (the journal's lost tail) -----------------------------------------------------------------
+
+    async def venue_positions(self) -> list[Position] | None:
+        try:
+            return await self.call(lambda: self.venue.fetch_positions())
+        except VenueError as exc:
+            self.errors.append(f"positions not checked: {exc}")
+            return None
+
+    async def find_lost(self, state: JournalState, symbols: list[str], since: int | None) -> None:
+        """Adopt the venue's orders with our client ids that ``state`` does not know (see the module doc)."""
+        found: dict[str, tuple[OrderReport, str]] = {}
+        foreign: set[str] = set()
+
+        def consider(r: OrderReport, how: str) -> bool:
+            cid = r.client_order_id
+            if cid is not None and cid in state.orders:
+                return False
+            parsed = parse_client_id(cid)
+            if cid is None or parsed is None or not parsed.matches(r.symbol):
+                foreign.add(f"{r.symbol} {cid or r.order_id}")
+                return False
+            if cid not in found:
+                found[cid] = (r, how)
+            return True
+
+        for symbol in symbols:
+            for conditional in (True, False):
+                try:
+                    listed = await self.call(
+                        partial(self.venue.fetch_open_orders, symbol, conditional=conditional)
+                    )
+                except VenueError as exc:
+                    self.errors.append(f"{symbol}: open orders not listed: {exc}")
+                    continue
+                for r in listed:
+                    consider(r, "open_orders")
+            try:
+                fills = await self.fetch_fills(symbol, since)
+            except VenueError as exc:
+                self.errors.append(f"{symbol}: fills not fetched for adoption: {exc}")
+                continue
+            by_oid = state.by_order_id()
+            looked: set[str] = set()
+            for f in fills:
+                if f.client_order_id in state.orders or (symbol, f.order_id) in by_oid:
+                    continue
+                if f.client_order_id in found or f.order_id in looked:
+                    continue
+                looked.add(f.order_id)
+                await self.adopt_from_fill(f, consider)
+        self.foreign.extend(sorted(foreign))
+        await self.adopt(
+            state, sorted(found.values(), key=lambda x: (x[0].ts_ms, x[0].client_order_id or ""))
+        )
+
+    async def adopt_from_fill(self, f: Fill, consider: Callable[[OrderReport, str], bool]) -> None:
+        """Look up the order of a fill the journal cannot attribute (by client id in the book its id implies,
+        else by venue order id) and consider it for adoption."""
+        cid = f.client_order_id
+        parsed = parse_client_id(cid)
+        try:
+            if cid is None:
+                oid = f.order_id
+                r = await self.call(lambda: self.venue.fetch_order(f.symbol, order_id=oid))
+                cid = r.client_order_id
+                parsed = parse_client_id(cid)
+                if cid is None or parsed is None:
+                    consider(r, "fills")
+                    return
+            elif parsed is None:
+                self.foreign.append(f"{f.symbol} {cid}")
+                return
+            r = await self.lookup_cid(
+                f.symbol, cid, parsed.kind in (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT)
+            )
+        except VenueError as exc:
+            self.errors.append(f"{f.symbol}: order of fill {f.trade_id} not looked up: {exc}")
+            return
+        consider(r, "fills")
+
+    async def lookup_cid(self, symbol: str, cid: str, conditional: bool) -> OrderReport:
+        """``cid`` in the book its kind implies, else in the other one."""
+        venue = self.venue
+        try:
+            return await self.call(
+                lambda: venue.fetch_order(symbol, client_order_id=cid, conditional=conditional)
+            )
+        except VenueError as exc:
+            if exc.kind is not VenueErrorKind.ORDER_NOT_FOUND:
+                raise
+        return await self.call(
+            lambda: venue.fetch_order(symbol, client_order_id=cid, conditional=not conditional)
+        )
+
+    async def adopt(self, state: JournalState, found: list[tuple[OrderReport, str]]) -> None:
+        """Journal, per adopted order, the records the lost tail would have held (one batch each)."""
+        intents = set(state.intents)
+        for r, how in found:
+            cid = r.client_order_id
+            parsed = parse_client_id(cid)
+            if cid is None or parsed is None:  # pragma: no cover - filtered by ``consider``
+                continue
+            now = self.clock.now_ms()
+            events: list[JournalEvent] = []
+            if parsed.intent_id not in intents:
+                intents.add(parsed.intent_id)
+                is_entry = parsed.entry_side is not None
+                ref = r.avg_price or r.price or r.trigger_price or Decimal(0)
+                events.append(
+                    IntentCreated(
+                        r.ts_ms,
+                        parsed.intent_id,
+                        IntentKind.ENTRY if is_entry else parsed.kind,
+                        r.symbol,
+                        parsed.entry_side or r.side,
+                        r.qty if parsed.kind is IntentKind.ENTRY or not is_entry else None,
+                        ref,
+                    )
+                )
+            events.append(
+                OrderSubmitting(
+                    r.ts_ms,
+                    parsed.intent_id,
+                    cid,
+                    parsed.kind,
+                    r.symbol,
+                    r.side,
+                    r.type,
+                    r.qty,
+                    r.price,
+                    r.trigger_price,
+                    r.reduce_only,
+                    r.close_position,
+                    0,
+                    recovered=True,
+                )
+            )
+            events.append(OrderAcked(now, cid, r.order_id, r.status, r.filled))
+            if r.status.terminal:
+                events.append(
+                    OrderResolved(now, cid, r.status, detail="adopted at recovery", filled=r.filled)
+                )
+            else:
+                self.live.append(cid)
+            self.journal.append_many(events)
+            self.adopted.append(AdoptedOrder(cid, r.symbol, parsed.kind, r.status, r.filled, how))
+
     # -- fills ----------------------------------------------------------------------------------------------
+
+    async def fetch_fills(self, symbol: str, since: int | None) -> list[Fill]:
+        """The venue's fills of ``symbol`` from ``since`` (paged)."""
+        out: list[Fill] = []
+        cursor = since
+        for _ in range(_MAX_FILL_PAGES):
+            fetch = partial(self.venue.fetch_fills, symbol, since_ms=cursor, limit=_FILL_PAGE)
+            page = await self.call(fetch)
+            out.extend(page)
+            if len(page) < _FILL_PAGE or (cursor is not None and page[-1].ts_ms <= cursor):
+                break
+            cursor = page[-1].ts_ms
+        else:
+            self.errors.append(f"{symbol}: more than {_MAX_FILL_PAGES} pages of fills; fetch stopped")
+        return out
 
     async def sync_fills(self, state: JournalState) -> None:
         since: dict[str, int] = {}
@@ -263,11 +469,10 @@ class _Recovery:
         self.journal.append_many(events)
         return [e.snapshot.symbol for e in events if isinstance(e, PositionChanged)]
 
-    async def compare_positions(self, state: JournalState) -> tuple[bool, list[PositionMismatch]]:
-        try:
-            venue_positions = await self.call(lambda: self.venue.fetch_positions())
-        except VenueError as exc:
-            self.errors.append(f"positions not checked: {exc}")
+    def compare_positions(
+        self, state: JournalState, venue_positions: list[Position] | None
+    ) -> tuple[bool, list[PositionMismatch]]:
+        if venue_positions is None:
             return False, []
         venue_qty: dict[str, Decimal] = {}
         for p in venue_positions:
@@ -290,12 +495,16 @@ async def recover(
     attempts: int = 5,
     backoff_s: float = 0.25,
     check_positions: bool = True,
+    adopt: bool = True,
+    symbols: Iterable[str] = (),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> RecoveryReport:
     """Settle the journal against ``venue`` (reads only) and report; see the module docstring.
 
     ``attempts`` bounds each venue read (retryable errors back off ``backoff_s`` x 2^n, or the venue's
-    ``retry_after_s``); ``check_positions`` False skips the position comparison (spot accounts).
+    ``retry_after_s``); ``check_positions`` False skips the position comparison (spot accounts; the venue's
+    positions then do not name symbols for adoption either). ``adopt`` False skips step 4; ``symbols`` (the
+    configured universe) are searched for lost orders besides those the journal or a position names.
     """
     run = _Recovery(journal, venue, clock, attempts, backoff_s, sleep)
     state = JournalState.replay(journal)
@@ -304,6 +513,14 @@ async def recover(
     for o in todo:
         await run.settle(o)
     state.catch_up(journal)
+    positions = await run.venue_positions() if check_positions else None
+    if adopt:
+        known = {o.symbol for o in state.orders.values()} | {i.symbol for i in state.intents.values()}
+        held = {p.symbol for p in positions or ()}
+        tail = _last_ts(journal, replayed)
+        since = None if tail is None else tail - FILL_SLACK_MS
+        await run.find_lost(state, sorted(known | held | set(symbols)), since)
+        state.catch_up(journal)
     await run.sync_fills(state)
     state.catch_up(journal)
     missing = [
@@ -318,7 +535,7 @@ async def recover(
     )
     journaled = run.journal_positions(state)
     state.catch_up(journal)
-    checked, mismatches = await run.compare_positions(state) if check_positions else (False, [])
+    checked, mismatches = run.compare_positions(state, positions)
     return RecoveryReport(
         ts_ms=clock.now_ms(),
         replayed_seq=replayed,
@@ -334,4 +551,15 @@ async def recover(
         positions_checked=checked,
         retries=run.retries,
         errors=tuple(run.errors),
+        adopted=tuple(run.adopted),
+        foreign_orders=tuple(run.foreign),
     )
+
+
+def _last_ts(journal: Journal, seq: int) -> int | None:
+    """``ts_ms`` of record ``seq`` (the last one replayed), None for an empty journal."""
+    if seq <= 0:
+        return None
+    for rec in journal.records(seq - 1):
+        return rec.event.ts_ms
+    return None

@@ -55,6 +55,7 @@ SCHEMA_VERSION = 1
 DURABLE_EVENTS: tuple[type, ...] = (OrderSubmitting,)
 """Events whose transaction is fsynced (``synchronous=FULL``) before :meth:`Journal.append` returns."""
 
+_INSERT = "INSERT INTO events(name, payload, ts_ms) VALUES (?, ?, ?)"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _CHUNK = 2000
 _FIX_FOREIGN = "point Eclipse at another journal path (the file was not modified)"
@@ -289,6 +290,7 @@ class Journal:
                 self._migrate(version, backup_on_migrate)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._insert = self._db.cursor()  # the single-event append's cursor (its statement stays cached)
         except BaseException:
             self._db.close()
             self._release_lock()
@@ -391,7 +393,19 @@ class Journal:
 
         ``durable`` (default: True for :data:`DURABLE_EVENTS`) fsyncs the commit before returning.
         """
-        return self.append_many((event,), durable=durable)[0]
+        if durable is None:
+            durable = self.durable_submits and isinstance(event, DURABLE_EVENTS)
+        db = self._db
+        if durable or db.in_transaction:
+            return self.append_many((event,), durable=durable)[0]
+        # Fast path (no fsync asked): one INSERT in autocommit mode is its own transaction -- the same
+        # all-or-nothing single-event commit as BEGIN IMMEDIATE / INSERT / COMMIT, in one round trip.
+        name, payload = encode_event(event)
+        try:
+            seq = self._insert.execute(_INSERT, (name, payload, event.ts_ms)).lastrowid
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: append failed ({exc}); nothing was written") from None
+        return int(seq or 0)
 
     def append_many(self, events: Iterable[JournalEvent], *, durable: bool | None = None) -> list[int]:
         """Append events in one transaction (all or none); returns their seqs.
@@ -410,8 +424,7 @@ class Journal:
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                insert = "INSERT INTO events(name, payload, ts_ms) VALUES (?, ?, ?)"
-                seqs = [int(db.execute(insert, r).lastrowid or 0) for r in rows]
+                seqs = [int(db.execute(_INSERT, r).lastrowid or 0) for r in rows]
             except BaseException:
                 db.execute("ROLLBACK")
                 raise

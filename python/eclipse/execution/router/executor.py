@@ -301,15 +301,18 @@ class Router:
 
     async def submit(self, request: RouterRequest) -> RouterResult:
         """Validate and place ``request`` exactly once (see the module docstring)."""
-        try:
-            market = await self.market(request.symbol)
-        except VenueError as err:
-            return self._blocked(request, Refusal("market_unavailable", err.message))
+        market = self._markets.get(request.symbol)  # the cache hit of self.market(), without a coroutine
+        if market is None:
+            try:
+                market = await self.market(request.symbol)
+            except VenueError as err:
+                return self._blocked(request, Refusal("market_unavailable", err.message))
         checked = validate(request, market, self.max_notional, self.venue.name)
         if isinstance(checked, Refusal):
             return self._blocked(request, checked)
         req, venue_req = checked.request, checked.venue_request
-        budget = RetryBudget(self.policy, self.clock.now_ms())
+        started_ms = self.clock.now_ms()
+        budget: RetryBudget | None = None  # built at the first failure, with the deadline counted from here
         tries = lookups = 0
         while True:
             tries += 1
@@ -317,6 +320,8 @@ class Router:
             try:
                 rep = await self.venue.create_order(venue_req)
             except VenueError as err:
+                if budget is None:
+                    budget = RetryBudget(self.policy, started_ms)
                 if err.kind in _UNCERTAIN:
                     self.journal.append(
                         OrderUnknown(self.clock.now_ms(), req.client_order_id, err.kind, err.message)
