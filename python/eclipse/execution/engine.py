@@ -42,6 +42,7 @@ from eclipse.contracts import (
     IntentCreated,
     IntentKind,
     PositionChanged,
+    PositionSnapshot,
     RouterOutcome,
     RouterRequest,
     RouterResult,
@@ -143,6 +144,7 @@ class ExecutionEngine:
         self._features: dict[str, _core.FeatureState] = {}
         self._leverage: dict[str, tuple[int, str]] = {}
         self.entry_of: dict[str, tuple[str, float | None]] = {}
+        self._trip_start: dict[str, Decimal] = {}  # net PnL (realized - fees) when the round trip opened
         """symbol -> (intent id, ATR%) of its latest entry (names the protective orders)."""
         self._last_check_ms: int | None = None
         self.entries_enabled = True
@@ -381,6 +383,7 @@ class ExecutionEngine:
             return False
         now = self.clock.now_ms()
         self.journal.append(FillRecorded(now, order.request.client_order_id, fill))
+        before = self.book.snapshot(fill.symbol)
         self.book.apply(fill)
         order.counted += fill.qty
         order.filled = max(order.filled, order.counted)
@@ -389,6 +392,7 @@ class ExecutionEngine:
             order.status = OrderStatus.FILLED
         snap = self.book.snapshot(fill.symbol)
         self.journal.append(PositionChanged(now, snap))
+        self._round_trip(before, snap, now)
         self.telemetry.emit(
             "position.changed",
             symbol=fill.symbol,
@@ -409,6 +413,24 @@ class ExecutionEngine:
             self.exits.exit_resolved(fill.symbol)
         await self._run_protection(plan)
         return True
+
+    def _round_trip(self, before: PositionSnapshot, after: PositionSnapshot, now: int) -> None:
+        """On a position closing (or flipping), feed the round trip's net PnL (realized - fees, opening fee
+        included) to the strategy's loss cooldown (``SCALPER_COOLDOWN_LOSSES`` / ``_MINUTES``) and emit
+        ``position.closed``."""
+        net = after.realized_pnl - after.fees
+        opened = before.qty == 0 and after.qty != 0
+        closed = before.qty != 0 and (after.qty == 0 or (after.qty > 0) != (before.qty > 0))
+        if closed:
+            start = self._trip_start.pop(after.symbol, None)
+            if start is not None:
+                pnl = net - start
+                self.entries.scanner.engine.record_trade_result(after.symbol, float(pnl), now)
+                self.telemetry.emit("position.closed", symbol=after.symbol, pnl=pnl, flipped=after.qty != 0)
+            if after.qty != 0:  # a flip opens the next round trip at once
+                self._trip_start[after.symbol] = net
+        if opened:
+            self._trip_start[after.symbol] = before.realized_pnl - before.fees
 
     # --- protection (engine_protection.py) -----------------------------------------------------------------
     async def _run_protection(self, plan: ProtectionPlan) -> None:
