@@ -102,6 +102,9 @@ class FeatureState:
         """Closed bars applied so far on ``timeframe``."""
     def features(self, timeframe: str = "1m") -> dict[str, float]:
         """Current features of ``timeframe`` keyed by FEATURE_NAMES; NaN while an indicator warms up."""
+    def feature(self, timeframe: str, name: str) -> float:
+        """One feature of ``timeframe`` by name (NaN while warming up); ValueError for an unknown name."""
+        ...
     def all_features(self) -> dict[str, dict[str, float]]: ...
     def to_bytes(self) -> bytes:
         """Serialize the whole state (versioned) so a restarted process resumes without warm-up."""

@@ -220,6 +220,8 @@ class IntentCreated:
     qty: Decimal | None
     ref_price: Decimal
     confidence: float = 0.0
+    atr_pct: float | None = None
+    """An entry's ATR% at the decision (protective ATR distances, exit ATR scaling); None when unknown."""
 
 
 @dataclass(frozen=True, slots=True)

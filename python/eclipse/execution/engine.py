@@ -3,9 +3,10 @@ protection and restart. See ``docs/execution.md``.
 
 :meth:`ExecutionEngine.on_bar` runs, in this order:
 
-1. **exits** (never gated: no guard, posture, throttle or knob is consulted): the bar feeds the exit
-   features, the exit rules run on the open position, a firing rule becomes a reduce-only MARKET order sent
-   through the router;
+1. **exits** (never gated: no guard, posture, throttle or knob is consulted): the bar is applied to the
+   signal engine's FeatureState of the symbol (:meth:`SignalEngine.advance`; the one feature pass per bar,
+   shared read-only with the exit rules), the exit rules run on the open position, a firing rule becomes a
+   reduce-only MARKET order sent through the router;
 2. **entries**: :class:`~eclipse.execution.entries.pipeline.EntryPipeline` (scanner -> gate -> sizing ->
    leverage); a plan sets leverage and margin mode on the venue (once per value), journals
    :class:`~eclipse.contracts.IntentCreated` and goes to :meth:`Router.submit`; BLOCKED feeds the gate's
@@ -35,7 +36,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from eclipse import _core
 from eclipse.clock import Clock
 from eclipse.contracts import (
     FillRecorded,
@@ -134,14 +134,17 @@ class ExecutionEngine:
         self.orders = OrderTracker()
         es = settings.entries
         self.gate = EntryGate(es.gate, guard or StaticGuardProvider(), telemetry, clock)
-        scanner = EntryScanner(SignalEngine(settings.strategy, clock), self, telemetry)
+        self.signals = SignalEngine(settings.strategy, clock)
+        """The strategy engine; its FeatureState of each symbol is also what the exit rules read."""
+        scanner = EntryScanner(
+            self.signals, self, telemetry, lambda symbol: settings.exits.for_symbol(symbol).atr_tf
+        )
         self.entries = EntryPipeline(scanner, self.gate, Sizer(es.sizing, telemetry), es.leverage)
         self.partial = PartialFillResolver(
             es.partial, _Actions(self), self.gate.backoff, telemetry, clock, sleep
         )
         self.exits = ExitEngine(settings.exits, self.book, clock, telemetry)
         self.protection = ProtectionManager(settings.exits, clock, telemetry)
-        self._features: dict[str, _core.FeatureState] = {}
         self._leverage: dict[str, tuple[int, str]] = {}
         self.entry_of: dict[str, tuple[str, float | None]] = {}
         self._trip_start: dict[str, Decimal] = {}  # net PnL (realized - fees) when the round trip opened
@@ -163,10 +166,9 @@ class ExecutionEngine:
         """Handle one closed 1m bar of ``symbol``: exits, entries, fills, protection (module docstring)."""
         if bar.close > 0:
             self.book.set_mark(symbol, Decimal(repr(bar.close)))
-        state = self._features.get(symbol)
-        if state is None:
-            state = self._features[symbol] = _core.FeatureState(self.settings.strategy.features)
-        state.update(bar.ts_ms, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        # one feature pass per bar: the signal engine applies it now, the exits read that same state, and
+        # the scanner (_entry, on every path) then only scores it
+        state = self.signals.advance(symbol, bar)
         await self.sync_fills()
         exit_req = self.exits.on_bar(symbol, state)
         if exit_req is not None:
@@ -220,6 +222,7 @@ class ExecutionEngine:
                 req.qty,
                 req.ref_price,
                 intent.confidence,
+                intent.atr_pct,
             )
         )
         self.entry_of[symbol] = (intent.intent_id, intent.atr_pct)

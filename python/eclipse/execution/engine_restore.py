@@ -22,10 +22,14 @@ def restore_from_journal(engine: ExecutionEngine, state: JournalState) -> None:
     calls as live, so the same leg ids); legs the journal shows live are confirmed, the others failed (the
     next protection check re-places them, with leg counters moved past every journaled ``-sl|tp-<n>``). Exit
     attempt ids already journaled are skipped at once by :meth:`OrderTracker.fresh_id`."""
+    entry_atr: dict[str, float | None] = {}  # entry intent id -> its journaled ATR% (None in old records)
     for intent_id, ev in state.intents.items():
         engine.orders.remember_intent(intent_id)
         if ev.kind is IntentKind.ENTRY:
-            engine.entry_of[ev.symbol] = (intent_id, None)
+            engine.entry_of[ev.symbol] = (intent_id, ev.atr_pct)
+            entry_atr[intent_id] = ev.atr_pct
+    for symbol, (_, atr_pct) in engine.entry_of.items():
+        engine.exits.note_entry_atr(symbol, atr_pct)
     for o in state.orders.values():
         req = RouterRequest(
             o.intent_id,
@@ -53,7 +57,10 @@ def restore_from_journal(engine: ExecutionEngine, state: JournalState) -> None:
         snap = engine.book.snapshot(fill.symbol)
         entry = engine.entry_of.get(fill.symbol)
         intent = order.request.intent_id if order is not None and order.kind is IntentKind.ENTRY else None
-        engine.protection.on_fill(fill, snap, intent or (entry[0] if entry else None))
+        # an entry fill brings its own intent's ATR% (the ATR stop distances survive the restart); other fills
+        # keep the one their cover already has
+        atr = entry_atr.get(intent) if intent is not None else None
+        engine.protection.on_fill(fill, snap, intent or (entry[0] if entry else None), atr)
     # the replay restarts each leg counter from the fills: move it past every journaled leg id, so the next
     # placement takes a fresh id at once instead of walking through used ones check after check
     engine.protection.resume_counts(state.orders)

@@ -47,6 +47,8 @@ class _SymbolState:
     cooldown: LossCooldown
     force: ForceEntry
     last_diag_ms: int | None = field(default=None)
+    advanced_ts_ms: int | None = field(default=None)
+    """The bar :meth:`SignalEngine.advance` applied ahead of :meth:`SignalEngine.on_bar` (not scored yet)."""
 
 
 class SignalEngine:
@@ -76,6 +78,25 @@ class SignalEngine:
         """Symbols seen so far."""
         return tuple(self._symbols)
 
+    def features(self, symbol: str) -> _core.FeatureState | None:
+        """``symbol``'s live FeatureState (after the last bar applied by :meth:`advance` / :meth:`on_bar`), or
+        None before its first bar. Read-only: it is the engine's own state, shared to avoid a second feature
+        pass per bar (the exit rules read it); callers must never ``update`` or otherwise mutate it."""
+        st = self._symbols.get(symbol)
+        return None if st is None else st.features
+
+    def advance(self, symbol: str, bar: Bar) -> _core.FeatureState:
+        """Apply one closed 1m bar of ``symbol`` to its features now, ahead of scoring it, and return the
+        (read-only) state; the next :meth:`on_bar` with the same bar then only scores and gates it (the same
+        result as scoring it in one step). DataError if the bar is invalid."""
+        st = self._state(symbol)
+        try:
+            st.features.update(bar.ts_ms, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        except ValueError as exc:
+            raise DataError(f"{symbol}: bar ts_ms={bar.ts_ms} rejected: {exc}") from None
+        st.advanced_ts_ms = bar.ts_ms
+        return st.features
+
     def _state(self, symbol: str) -> _SymbolState:
         st = self._symbols.get(symbol)
         if st is None:
@@ -93,12 +114,21 @@ class SignalEngine:
         )
 
     def on_bar(self, symbol: str, bar: Bar) -> Decision:
-        """Score one closed 1m bar of ``symbol`` and apply the gates; DataError if the bar is invalid."""
+        """Score one closed 1m bar of ``symbol`` and apply the gates; DataError if the bar is invalid.
+
+        A bar already applied by :meth:`advance` is only scored (not applied twice)."""
         st = self._state(symbol)
-        try:
-            sig = st.scorer.step(st.features, bar.ts_ms, bar.open, bar.high, bar.low, bar.close, bar.volume)
-        except ValueError as exc:
-            raise DataError(f"{symbol}: bar ts_ms={bar.ts_ms} rejected: {exc}") from None
+        if st.advanced_ts_ms is not None and st.advanced_ts_ms == bar.ts_ms:
+            st.advanced_ts_ms = None
+            sig = st.scorer.score(st.features)
+        else:
+            st.advanced_ts_ms = None
+            try:
+                sig = st.scorer.step(
+                    st.features, bar.ts_ms, bar.open, bar.high, bar.low, bar.close, bar.volume
+                )
+            except ValueError as exc:
+                raise DataError(f"{symbol}: bar ts_ms={bar.ts_ms} rejected: {exc}") from None
         now_ms = self._clock.now_ms()
         decision = self._decide(symbol, st, bar, sig, now_ms)
         if self._settings.confidence_diag:

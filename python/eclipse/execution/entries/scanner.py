@@ -5,11 +5,17 @@ deterministic id, a near-miss is logged and emitted as ``entry.near_miss``.
 One position per symbol: every bar still feeds the engine (its features must see every bar), but when the
 symbol has a position (``position_open``) or a live entry order (``entry_pending``) a would-be intent is
 dropped and ``entry.blocked`` is emitted.
+
+An intent carries the ATR% (ATR / close) of the engine's features at the decision, on the timeframe
+``atr_timeframe(symbol)`` names (the execution engine passes the exits' ``EXIT_ATR_TF``; 1m when not given),
+None while the ATR warms up: the protective orders' ATR distances and the exits' ATR scaling use it.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -50,10 +56,27 @@ class ScanResult:
 class EntryScanner:
     """Turns closed bars into entry intents (the clock is the engine's)."""
 
-    def __init__(self, engine: SignalEngine, positions: PositionView, telemetry: Telemetry) -> None:
+    def __init__(
+        self,
+        engine: SignalEngine,
+        positions: PositionView,
+        telemetry: Telemetry,
+        atr_timeframe: Callable[[str], str] | None = None,
+    ) -> None:
         self.engine = engine
         self._positions = positions
         self._telemetry = telemetry
+        self._atr_timeframe = atr_timeframe
+
+    def atr_pct(self, symbol: str) -> float | None:
+        """``symbol``'s current ATR% on its ATR timeframe (module docstring); None before the first bar or
+        while the ATR warms up."""
+        state = self.engine.features(symbol)
+        if state is None:
+            return None
+        tf = self._atr_timeframe(symbol) if self._atr_timeframe is not None else "1m"
+        value = state.feature(tf, "atr_pct")
+        return value if math.isfinite(value) and value > 0 else None
 
     def on_bar(self, symbol: str, bar: Bar) -> ScanResult:
         """Score ``bar`` of ``symbol``; an intent when the strategy wants an entry and the symbol is free."""
@@ -90,6 +113,7 @@ class EntryScanner:
             bar_close_ms=bar_close,
             confidence=decision.confidence,
             ref_price=Decimal(repr(bar.close)),
+            atr_pct=self.atr_pct(symbol),
             reason="forced" if decision.forced else decision.signal.explain(),
         )
         return ScanResult(decision, intent)

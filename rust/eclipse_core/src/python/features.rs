@@ -211,6 +211,22 @@ impl PyFeatureState {
         features_dict(py, self.inner.features(tf_index(timeframe)?))
     }
 
+    /// One feature of `timeframe` by name (NaN while it warms up), without building the whole dict;
+    /// ValueError naming the known features for an unknown `name`.
+    fn feature(&self, timeframe: &str, name: &str) -> PyResult<f64> {
+        let values = self.inner.features(tf_index(timeframe)?).to_array();
+        FEATURE_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| values[i])
+            .ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "name: unknown feature {name:?}; expected one of {}",
+                    FEATURE_NAMES.join(", ")
+                ))
+            })
+    }
+
     /// Features of every timeframe.
     fn all_features<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
