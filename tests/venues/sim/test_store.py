@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -210,14 +209,3 @@ def test_finished_orders_beyond_the_memory_cap_come_from_the_store(tmp_path: Pat
     assert eng.user_trades(SYM, from_id=2**63) == []
     assert eng.user_trades(SYM, start_ms=10**30) == []
     assert len(eng.user_trades(SYM, end_ms=10**30, limit=1000)) == 10
-
-
-def test_write_through_keeps_place_cheap(tmp_path: Path) -> None:
-    clock = SimClock(WALL)
-    v = open_venue(tmp_path / "s.db", clock, slices=(1, 0))
-    n = 400
-    t = time.perf_counter()
-    for i in range(n):
-        v.fut.place(PlaceRequest(SYM, Side.BUY if i % 2 else Side.SELL, OrderType.MARKET, D("0.01")))
-    per_call = (time.perf_counter() - t) / n
-    assert per_call < 0.002, f"place() with the store took {per_call * 1e6:.0f} us"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from eclipse.venues.sim.auth import Params, digits
+from eclipse.venues.sim.auth import Endpoint, Params, Security, digits
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec
 from eclipse.venues.sim.rules import max_price
 from eclipse.venues.types import Side, TimeInForce
@@ -260,3 +260,28 @@ def exchange_info_parts(specs: dict[str, InstrumentSpec], onboard_ms: int) -> tu
     body = json.dumps({"serverTime": 0, **exchange_info_futures(specs, onboard_ms)}, separators=(",", ":"))
     head, _, tail = body.partition('"serverTime":0')
     return (head + '"serverTime":').encode(), tail.encode()
+
+
+def binance_endpoint(
+    prefix: str,
+    method: str,
+    path: str,
+    handler: Any,
+    cls: str,
+    weight: Any,
+    *,
+    signed: bool = True,
+    orders: bool = False,
+) -> Endpoint:
+    """A Binance route under ``prefix`` (``/fapi`` or ``/api``): HMAC-signed unless ``signed`` is False,
+    state-changing when signed and not a GET."""
+    return Endpoint(
+        method,
+        prefix + path,
+        handler,
+        cls,
+        weight,
+        Security.BINANCE if signed else Security.NONE,
+        orders=orders,
+        state_changing=signed and method != "GET",
+    )

@@ -13,8 +13,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from eclipse.venues.sim import binance_common as bc
-from eclipse.venues.sim.auth import Call, Endpoint, Params, Security
-from eclipse.venues.sim.binance_common import check_client_id, fmt, order_lookup, parse_side, parse_tif
+from eclipse.venues.sim.auth import Call, Endpoint, Params
+from eclipse.venues.sim.binance_common import (
+    binance_endpoint,
+    check_client_id,
+    fmt,
+    order_lookup,
+    parse_side,
+    parse_tif,
+)
 from eclipse.venues.sim.instruments import leverage_brackets, max_notional_for
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec, OrderView, PlaceRequest, TradeView
 from eclipse.venues.types import MarginMode, OrderType, Side, TimeInForce
@@ -465,16 +472,7 @@ def _ping(ctx: SimContext, call: Call) -> dict[str, Any]:
 def _ep(
     method: str, path: str, handler: Any, cls: str, weight: Any = 1, signed: bool = True, orders: bool = False
 ) -> Endpoint:
-    return Endpoint(
-        method,
-        "/fapi" + path,
-        handler,
-        cls,
-        weight,
-        Security.BINANCE if signed else Security.NONE,
-        orders=orders,
-        state_changing=signed and method != "GET",
-    )
+    return binance_endpoint("/fapi", method, path, handler, cls, weight, signed=signed, orders=orders)
 
 
 FUTURES_ROUTES: tuple[Endpoint, ...] = (

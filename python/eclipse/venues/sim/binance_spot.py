@@ -13,8 +13,15 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from eclipse.venues.sim import binance_common as bc
-from eclipse.venues.sim.auth import Call, Endpoint, Security
-from eclipse.venues.sim.binance_common import check_client_id, fmt, order_lookup, parse_side, parse_tif
+from eclipse.venues.sim.auth import Call, Endpoint
+from eclipse.venues.sim.binance_common import (
+    binance_endpoint,
+    check_client_id,
+    fmt,
+    order_lookup,
+    parse_side,
+    parse_tif,
+)
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec, OrderView, PlaceRequest, TradeView
 from eclipse.venues.sim.rules import max_price
 from eclipse.venues.types import OrderType, Side, TimeInForce
@@ -359,16 +366,7 @@ def _my_trades(ctx: SimContext, call: Call) -> list[dict[str, Any]]:
 def _ep(
     method: str, path: str, handler: Any, cls: str, weight: Any, signed: bool = True, orders: bool = False
 ) -> Endpoint:
-    return Endpoint(
-        method,
-        "/api" + path,
-        handler,
-        cls,
-        weight,
-        Security.BINANCE if signed else Security.NONE,
-        orders=orders,
-        state_changing=signed and method != "GET",
-    )
+    return binance_endpoint("/api", method, path, handler, cls, weight, signed=signed, orders=orders)
 
 
 SPOT_ROUTES: tuple[Endpoint, ...] = (
