@@ -30,6 +30,7 @@ PATHS: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
     "accepted": [("submit", ()), ("ack", ())],
     "partially_filled": [("submit", ()), ("ack", ()), ("fill", ("p1", 0.4, 100.0))],
     "pending_cancel": [("submit", ()), ("ack", ()), ("cancel_request", ())],
+    "triggered": [("submit", ()), ("ack", ()), ("trigger", ())],
     "filled": [("submit", ()), ("ack", ()), ("fill", ("p1", 1.0, 100.0))],
     "canceled": [("submit", ()), ("ack", ()), ("cancel_request", ()), ("cancel_confirmed", ())],
     "rejected": [("submit", ()), ("reject", ())],
@@ -47,6 +48,7 @@ SIMPLE_REPORTS = (
     "cancel_confirmed",
     "cancel_rejected",
     "expire",
+    "trigger",
 )
 
 

@@ -20,8 +20,9 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from statemachine import State, StateMachine
 
@@ -99,6 +100,7 @@ class OrderMachine(StateMachine):
     accepted = State()
     partially_filled = State()
     pending_cancel = State()
+    triggered = State()
     filled = State()
     canceled = State()
     rejected = State()
@@ -124,12 +126,34 @@ class OrderMachine(StateMachine):
         | canceled.to(canceled, cond="leaves_remainder")
         | expired.to(filled, cond="completes")
         | expired.to(expired, cond="leaves_remainder")
+        | triggered.to(filled, cond="completes")
+        | triggered.to(triggered, cond="leaves_remainder")
     )
     lookup_found = unknown.to(accepted)
     lookup_absent = unknown.to(absent)
-    cancel_request = accepted.to(pending_cancel) | partially_filled.to(pending_cancel)
-    cancel_confirmed = accepted.to(canceled) | partially_filled.to(canceled) | pending_cancel.to(canceled)
-    expire = accepted.to(expired) | partially_filled.to(expired) | pending_cancel.to(expired)
+    cancel_request = (
+        accepted.to(pending_cancel) | partially_filled.to(pending_cancel) | triggered.to(triggered)
+    )
+    cancel_confirmed = (
+        accepted.to(canceled)
+        | partially_filled.to(canceled)
+        | pending_cancel.to(canceled)
+        | triggered.to(canceled)
+    )
+    expire = (
+        accepted.to(expired)
+        | partially_filled.to(expired)
+        | pending_cancel.to(expired)
+        | triggered.to(expired)
+    )
+    trigger = (
+        accepted.to(triggered)
+        | submitting.to(triggered)
+        | unknown.to(triggered)
+        | partially_filled.to(triggered)
+        | pending_cancel.to(triggered)
+        | triggered.to(triggered)
+    )
     qty_reduced = (
         accepted.to(accepted)
         | partially_filled.to(filled, cond="now_complete")
@@ -138,6 +162,8 @@ class OrderMachine(StateMachine):
         | pending_cancel.to(pending_cancel, cond="leaves_remainder")
         | canceled.to(filled, cond="now_complete")
         | canceled.to(canceled, cond="leaves_remainder")
+        | triggered.to(filled, cond="now_complete")
+        | triggered.to(triggered, cond="leaves_remainder")
     )
     cancel_rejected = pending_cancel.to(accepted, cond="no_fills") | pending_cancel.to(
         partially_filled, cond="has_fills"
@@ -188,6 +214,9 @@ def client_order_id(intent_id: str, attempt: int = 0, prefix: str = "ecl") -> st
     return f"{prefix}-{base64.b32encode(digest).decode('ascii').lower()}"
 
 
+_derived_id = client_order_id  # the tracker's ``client_order_id`` argument shadows the function
+
+
 class OrderRuleError(EclipseError):
     """A new order for an intent that still has a live or unknown-outcome order."""
 
@@ -236,8 +265,16 @@ _DUPLICATE: Final[Mapping[str, OrderOutcome]] = MappingProxyType(
 )
 
 
-def _positive(name: str, value: float) -> float:
+Q = TypeVar("Q", float, Decimal)
+"""A quantity: float (the model and property tests) or Decimal (the execution engine's exact quantities)."""
+
+
+def _positive(name: str, value: Q) -> Q:
     # NaN fails both comparisons; a non-number raises TypeError, turned into the same ValueError.
+    if isinstance(value, Decimal):
+        if value.is_finite() and value > 0:
+            return value
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     try:
         ok = 0.0 < value < math.inf and not isinstance(value, bool)
     except TypeError:
@@ -247,6 +284,20 @@ def _positive(name: str, value: float) -> float:
     return float(value)
 
 
+def _exceeds(a: Q, b: Q) -> bool:
+    """``a > b``: exact for Decimal, beyond the relative :data:`EPSILON` for floats."""
+    if isinstance(b, Decimal):
+        return a > b
+    return a > b * (1.0 + EPSILON)
+
+
+def _below(a: Q, b: Q) -> bool:
+    """``a < b``: exact for Decimal, beyond the relative :data:`EPSILON` for floats."""
+    if isinstance(b, Decimal):
+        return a < b
+    return a < b * (1.0 - EPSILON)
+
+
 def _no_event(_: dict[str, Any]) -> None:
     """Default ``on_event``: drop it."""
 
@@ -254,13 +305,17 @@ def _no_event(_: dict[str, Any]) -> None:
 EventSink = Callable[[dict[str, Any]], None]
 
 
-class OrderTracker:
+class OrderTracker(Generic[Q]):
     """One venue order: its state (via :data:`ORDER_TABLE`), quantities, applied trade ids and fill price.
 
     Every method applies one venue report or one local command and returns an :class:`OrderOutcome`; none
     raises on a report the machine refuses (the refusal is returned and sent to ``on_event``). ValueError is
     raised only for malformed arguments (non-positive or non-finite quantities and prices, empty trade ids, a
     "reduction" that grows the order or cuts below the filled quantity).
+
+    Quantities are floats or Decimals (one type per tracker; Decimals compare exactly). ``client_order_id``
+    overrides the derived :func:`client_order_id` (the engine's ids follow its own scheme); ``table`` is
+    the compiled machine to run (default :data:`ORDER_TABLE`, looked up when the tracker is made).
     """
 
     __slots__ = (
@@ -282,22 +337,27 @@ class OrderTracker:
     def __init__(
         self,
         intent_id: str,
-        quantity: float,
+        quantity: Q,
         *,
         attempt: int = 0,
         prefix: str = "ecl",
         on_event: EventSink | None = None,
         clock: Clock | None = None,
+        client_order_id: str | None = None,
+        table: CompiledMachine | None = None,
     ) -> None:
         self.intent_id = intent_id
         self.attempt = attempt
-        self.client_order_id = client_order_id(intent_id, attempt, prefix)
-        self.quantity = _positive("quantity", quantity)
-        self.filled_qty = 0.0
-        self._fill_qty = 0.0  # raw sum of applied fills (the price average's denominator)
-        self._notional = 0.0
+        self.client_order_id = (
+            client_order_id if client_order_id is not None else _derived_id(intent_id, attempt, prefix)
+        )
+        self.quantity: Q = _positive("quantity", quantity)
+        zero: Q = self.quantity * 0
+        self.filled_qty: Q = zero
+        self._fill_qty: Q = zero  # raw sum of applied fills (the price average's denominator)
+        self._notional: Q = zero
         self._trade_ids: set[str] = set()
-        self._runner = Runner(ORDER_TABLE, GUARDS)
+        self._runner = Runner(table if table is not None else ORDER_TABLE, GUARDS)
         self._on_event: EventSink = on_event if on_event is not None else _no_event
         self._clock = clock
         self.created_ms: int | None = clock.now_ms() if clock is not None else None
@@ -312,12 +372,12 @@ class OrderTracker:
     @property
     def is_live(self) -> bool:
         """True until the order reaches a terminal state (``created`` counts as live)."""
-        return self._runner.state not in ORDER_TABLE.terminal
+        return not self._runner.terminal
 
     @property
     def in_flight(self) -> bool:
         """True while a venue answer is awaited (submitting, unknown, pending_cancel)."""
-        return self._runner.state in ORDER_TABLE.in_flight
+        return self._runner.state in self._runner.machine.in_flight
 
     @property
     def needs_lookup(self) -> bool:
@@ -325,14 +385,14 @@ class OrderTracker:
         return self._runner.state == "unknown"
 
     @property
-    def leaves_qty(self) -> float:
+    def leaves_qty(self) -> Q:
         """Quantity still open on the order (0 once filled)."""
-        return max(self.quantity - self.filled_qty, 0.0)
+        return max(self.quantity - self.filled_qty, self.quantity * 0)
 
     @property
-    def avg_price(self) -> float | None:
+    def avg_price(self) -> Q | None:
         """Quantity-weighted average price of the applied fills; None before the first fill."""
-        return self._notional / self._fill_qty if self._fill_qty > 0.0 else None
+        return self._notional / self._fill_qty if self._fill_qty > 0 else None
 
     @property
     def trade_ids(self) -> frozenset[str]:
@@ -350,12 +410,12 @@ class OrderTracker:
             return self._refused(event, out.source, out.refusal.reason)
         if self._clock is not None:
             self.updated_ms = self._clock.now_ms()
-        return _ACCEPTED[(out.source, event, out.target)]
+        return _accepted(out.source, event, out.target)
 
     def _refused(self, event: str, state: str, reason: str, **extra: Any) -> OrderOutcome:
         record: dict[str, Any] = {
             "event": REFUSED_EVENT,
-            "machine": ORDER_TABLE.name,
+            "machine": self._runner.machine.name,
             "state": state,
             "trigger": event,
             "reason": reason,
@@ -370,7 +430,7 @@ class OrderTracker:
         return known if known is not None else OrderOutcome(event, False, state, state, reason)
 
     def _qty_ctx(self) -> _Ctx:
-        return (self.filled_qty, self.quantity)
+        return (float(self.filled_qty), float(self.quantity))
 
     # --- commands and venue reports ------------------------------------------------------------------------
     def submit(self) -> OrderOutcome:
@@ -413,7 +473,19 @@ class OrderTracker:
         """The venue expired the order."""
         return self._fire("expire")
 
-    def fill(self, trade_id: str, qty: float, price: float) -> OrderOutcome:
+    def trigger(self) -> OrderOutcome:
+        """A conditional order's trigger fired: the venue placed the regular order it became, whose fills
+        are this order's fills (the caller links the two venue ids)."""
+        return self._fire("trigger")
+
+    def fire(self, event: str) -> OrderOutcome:
+        """Apply any quantity-free event of the spec by name (``fill`` and ``qty_reduced`` have their own
+        methods; ``cancel_rejected`` gets the quantities)."""
+        if event in ("fill", "qty_reduced"):
+            raise ValueError(f"{event} needs its quantities: call the {event}() method")
+        return self._fire(event, self._qty_ctx() if event == "cancel_rejected" else None)
+
+    def fill(self, trade_id: str, qty: Q, price: Q) -> OrderOutcome:
         """Apply one venue fill: duplicates (same trade id) are ignored, overfills refused and reported; the
         quantity, trade id and price are recorded only when the machine accepts the fill."""
         if not isinstance(trade_id, str) or not trade_id:
@@ -422,10 +494,14 @@ class OrderTracker:
         price = _positive("price", price)
         state = self._runner.state
         if trade_id in self._trade_ids:
-            return _DUPLICATE[state]
+            return (
+                _DUPLICATE[state]
+                if state in _DUPLICATE
+                else OrderOutcome("fill", False, state, state, None, True)
+            )
         would = self.filled_qty + qty
         quantity = self.quantity
-        if would > quantity * (1.0 + EPSILON):
+        if _exceeds(would, quantity):
             _LOG.warning(
                 "order %s: fill %s of %s would exceed quantity %s (filled %s): refused",
                 self.client_order_id,
@@ -437,7 +513,7 @@ class OrderTracker:
             return self._refused(
                 "fill", state, "overfill", trade_id=trade_id, qty=qty, filled_qty=self.filled_qty
             )
-        out = self._runner.fire("fill", (would, quantity))
+        out = self._runner.fire("fill", (float(would), float(quantity)))
         if out.refusal is not None:
             return self._refused("fill", state, out.refusal.reason, trade_id=trade_id, qty=qty)
         self._trade_ids.add(trade_id)
@@ -446,20 +522,20 @@ class OrderTracker:
         self._notional += qty * price
         if self._clock is not None:
             self.updated_ms = self._clock.now_ms()
-        return _ACCEPTED[(state, "fill", out.target)]
+        return _accepted(state, "fill", out.target)
 
-    def qty_reduced(self, new_qty: float) -> OrderOutcome:
+    def qty_reduced(self, new_qty: Q) -> OrderOutcome:
         """The venue shrank the order quantity (reduce-only): to the filled quantity -> filled.
 
         ValueError when ``new_qty`` is not finite and > 0, exceeds the current quantity, or is below the
         filled quantity (a venue never reports less than it executed).
         """
         new_qty = _positive("new_qty", new_qty)
-        if new_qty > self.quantity * (1.0 + EPSILON):
+        if _exceeds(new_qty, self.quantity):
             raise ValueError(f"new_qty {new_qty} exceeds the order quantity {self.quantity}: not a reduction")
-        if new_qty < self.filled_qty * (1.0 - EPSILON):
+        if _below(new_qty, self.filled_qty):
             raise ValueError(f"new_qty {new_qty} is below the filled quantity {self.filled_qty}")
-        out = self._fire("qty_reduced", (self.filled_qty, new_qty))
+        out = self._fire("qty_reduced", (float(self.filled_qty), float(new_qty)))
         if not out.accepted:
             return out
         if out.target == "filled":  # within EPSILON of the filled quantity: both become the larger
@@ -473,6 +549,13 @@ class OrderTracker:
             f"OrderTracker({self.client_order_id} intent={self.intent_id!r} attempt={self.attempt} "
             f"state={self.state} filled={self.filled_qty}/{self.quantity})"
         )
+
+
+def _accepted(source: str, event: str, target: str) -> OrderOutcome:
+    """The (prebuilt) outcome of an accepted row; built on the spot for a row outside ORDER_TABLE (a table
+    compiled from a changed spec)."""
+    known = _ACCEPTED.get((source, event, target))
+    return known if known is not None else OrderOutcome(event, True, source, target)
 
 
 class IntentOrders:
@@ -497,16 +580,16 @@ class IntentOrders:
         self.prefix = prefix
         self._on_event = on_event
         self._clock = clock
-        self._orders: list[OrderTracker] = []
-        self._by_id: dict[str, OrderTracker] = {}
+        self._orders: list[OrderTracker[float]] = []
+        self._by_id: dict[str, OrderTracker[float]] = {}
 
     @property
-    def orders(self) -> tuple[OrderTracker, ...]:
+    def orders(self) -> tuple[OrderTracker[float], ...]:
         """Every attempt, oldest first."""
         return tuple(self._orders)
 
     @property
-    def live(self) -> OrderTracker | None:
+    def live(self) -> OrderTracker[float] | None:
         """The order not yet in a terminal state, if any (at most one)."""
         for order in self._orders:
             if order.is_live:
@@ -518,11 +601,11 @@ class IntentOrders:
         """Quantity filled over all attempts (late fills on canceled attempts included)."""
         return sum(o.filled_qty for o in self._orders)
 
-    def get(self, client_order_id: str) -> OrderTracker | None:
+    def get(self, client_order_id: str) -> OrderTracker[float] | None:
         """The attempt with this client order id, or None (another intent's order, or an external one)."""
         return self._by_id.get(client_order_id)
 
-    def new_order(self, quantity: float) -> OrderTracker:
+    def new_order(self, quantity: float) -> OrderTracker[float]:
         """Create the next attempt; OrderRuleError while an attempt is live or its outcome unknown."""
         for order in self._orders:
             if order.needs_lookup:
