@@ -163,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="bars of history before the replay's start (kline history; at most half the data; default 1440)",
     )
+    simv.add_argument(
+        "--algo-ids",
+        choices=("apart", "coincide"),
+        default="apart",
+        help="algo (conditional) order ids: apart = from 1000000001, far from the order ids that start at "
+        "1 (default); coincide = from 1 too, so one number names an order in each book",
+    )
     simv.add_argument("--log-requests", action="store_true", help="log every request to stderr")
     simv.set_defaults(func=_cmd_sim_venue)
 
@@ -312,6 +319,7 @@ def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO
             order_limit_10s=args.order_limit_10s,
             order_limit_1m=args.order_limit_1m,
             start_offset_bars=args.start_offset_bars,
+            algo_ids=args.algo_ids,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=err)
@@ -350,6 +358,12 @@ def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO
         print(
             f"  limits: weight {config.weight_limit_1m}/min, orders {config.order_limit_10s}/10s and "
             f"{config.order_limit_1m}/min; replay starts {config.start_offset_bars} bars into the data",
+            file=out,
+        )
+        fut = server.ctx.futures
+        print(
+            f"  ids: algo ids {config.algo_ids.value}; next futures order id {fut.next_order_id}, "
+            f"next algo id {fut.next_algo_id}",
             file=out,
         )
         out.flush()

@@ -11,6 +11,7 @@ from eclipse.venues import ccxt_convert as cv
 from eclipse.venues.errors import VenueErrorKind
 from eclipse.venues.types import (
     Balance,
+    IdSpace,
     MarginMode,
     MarketKind,
     OrderRequest,
@@ -95,6 +96,44 @@ def test_binance_algo_statuses(algo_status: str, expected: OrderStatus) -> None:
     assert (report.status, report.type, report.conditional) == (expected, OrderType.STOP_MARKET, True)
     assert (report.trigger_price, report.qty, report.close_position) == (D("48000"), None, True)
     assert report.status.terminal == (expected not in (S.OPEN, S.PARTIALLY_FILLED))
+
+
+def _algo(**info: Any) -> dict[str, Any]:
+    raw = {"algoId": 2001, "clientAlgoId": "sl-1", "orderType": "STOP_MARKET", "algoStatus": "TRIGGERED",
+           "triggerPrice": "48000", "quantity": "0.010", "reduceOnly": True, **info}  # fmt: skip
+    return {"id": "2001", "clientOrderId": "sl-1", "symbol": "BTC/USDT:USDT", "side": "sell", "info": raw}
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [({"actualOrderId": "8389765"}, "8389765"), ({"actualOrderId": 8389765}, "8389765"),
+     ({"actualOrderId": ""}, None), ({"actualOrderId": "0"}, None), ({"actualOrderId": 0}, None),
+     ({"actualOrderId": None}, None), ({}, None)],
+)  # fmt: skip
+def test_binance_algo_actual_order_id(info: dict[str, Any], expected: str | None) -> None:
+    report = cv.order_from_ccxt(_algo(**info), now_ms=NOW)
+    assert report.triggered_order_id == expected
+    assert (str(report.venue_id), report.venue_id.space, report.venue_id.symbol) == (
+        "algo:2001",
+        IdSpace.ALGO,
+        "BTC/USDT:USDT",
+    )
+    if expected is None:
+        assert report.actual_id is None
+    else:
+        assert report.actual_id is not None
+        assert (str(report.actual_id), report.actual_id.space) == (f"order:{expected}", IdSpace.ORDER)
+
+
+def test_only_algo_orders_have_an_actual_order_id() -> None:
+    # a regular order's info never names one (even a stray field): it is an order, not a trigger
+    report = cv.order_from_ccxt(binance_order(status="FILLED", actualOrderId="99"), now_ms=NOW)
+    assert (report.triggered_order_id, report.actual_id, str(report.venue_id)) == (None, None, "order:7")
+    fill = cv.fill_from_ccxt(
+        {"id": "5", "order": "99", "symbol": "BTC/USDT:USDT", "side": "sell", "price": 1.0, "amount": 1.0},
+        NOW,
+    )
+    assert (str(fill.venue_id), fill.venue_id.space) == ("order:99", IdSpace.ORDER)
 
 
 def test_unified_fallbacks_when_info_is_missing() -> None:

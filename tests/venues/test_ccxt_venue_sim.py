@@ -19,9 +19,21 @@ from eclipse.venues.ccxt_venue import CcxtVenue
 from eclipse.venues.credentials import Credentials
 from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.sim.config import DEFAULT_KEY, DEFAULT_SECRET, SimConfig
+from eclipse.venues.sim.engine import ALGO_ID_START, AlgoIdLayout
 from eclipse.venues.sim.market import FeedConfig, FeedMode, MarketFeed
 from eclipse.venues.sim.runner import SimServerThread
-from eclipse.venues.types import MarginMode, MarketKind, OrderRequest, OrderStatus, OrderType, Side
+from eclipse.venues.types import (
+    IdSpace,
+    MarginMode,
+    MarketKind,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    VenueOrderId,
+)
+
+from .sim.conftest import DIP_BAR, DIP_HIGH, DIP_LOW, DIP_START, dip_feed
 
 K = VenueErrorKind
 D = Decimal
@@ -392,3 +404,80 @@ def test_coinbase_open_orders_and_lookup_by_client_id(
         assert "incomplete" in err.message
 
     run(sim, "coinbase", scenario)
+
+
+@pytest.mark.parametrize("layout", list(AlgoIdLayout))
+def test_usdm_a_triggered_stop_names_the_market_order_it_became(layout: AlgoIdLayout) -> None:
+    """Binance keeps conditionals in the algo book (own id sequence): a triggered stop reports TRIGGERED with
+    ``triggered_order_id`` (``actualOrderId``) = the regular market order it became, whose fills carry that
+    id and which ``fetch_order`` finds in the regular book. Algo ids apart from the order ids (the default)
+    or coinciding with them: the two ``VenueOrderId`` spaces keep them apart either way."""
+    server = SimServerThread(SimConfig(stepped=True, algo_ids=layout), LiveClock(), dip_feed())
+    server.start()
+
+    async def scenario(v: CcxtVenue) -> None:
+        entry = await v.create_order(order(FUT, "entry-1", OrderType.MARKET))
+        assert entry.status is OrderStatus.FILLED
+        trigger = D(str((DIP_HIGH + DIP_LOW) / 2))  # crossed by the dip, below the last price
+        placed = await v.create_order(
+            order(FUT, "stop-1", OrderType.STOP_MARKET, Side.SELL, trigger_price=trigger, reduce_only=True)
+        )
+        assert (placed.status, placed.conditional, placed.triggered_order_id) == (
+            OrderStatus.OPEN,
+            True,
+            None,
+        )
+        assert placed.venue_id == VenueOrderId(FUT, IdSpace.ALGO, placed.order_id)
+        assert placed.actual_id is None
+        for _ in range(DIP_BAR - DIP_START + 1):
+            control(server, "POST", "/_sim/step", {"bars": 1})
+            if not await v.fetch_open_orders(FUT, conditional=True):
+                break
+
+        stop = await v.fetch_order(FUT, client_order_id="stop-1", conditional=True)
+        assert (stop.status, stop.conditional, stop.order_id) == (
+            OrderStatus.TRIGGERED,
+            True,
+            placed.order_id,
+        )
+        assert stop.venue_id.space is IdSpace.ALGO
+        assert str(stop.venue_id) == f"algo:{placed.order_id}"
+        actual = stop.triggered_order_id
+        assert actual is not None
+        assert stop.actual_id == VenueOrderId(FUT, IdSpace.ORDER, actual)
+        assert await v.fetch_order(FUT, order_id=stop.order_id, conditional=True) == stop  # by algoId too
+
+        fills = await v.fetch_fills(FUT)
+        assert [f.order_id for f in fills] == [entry.order_id, actual]
+        stop_fill = fills[-1]
+        assert (stop_fill.side, stop_fill.qty, stop_fill.venue_id) == (Side.SELL, D("0.01"), stop.actual_id)
+        assert D(str(DIP_LOW)) < stop_fill.price <= trigger
+
+        market = await v.fetch_order(FUT, order_id=actual)  # the regular book, by the actual id
+        assert (market.type, market.status, market.conditional, market.reduce_only) == (
+            OrderType.MARKET,
+            OrderStatus.FILLED,
+            False,
+            True,
+        )
+        assert (market.filled, market.triggered_order_id) == (D("0.01"), None)
+        assert market.venue_id == stop.actual_id
+        assert market.client_order_id == "stop-1"  # the triggered order keeps the conditional's client id
+        assert await v.fetch_positions() == []
+
+        regular_ids = {entry.order_id, actual}
+        if layout is AlgoIdLayout.APART:
+            assert int(stop.order_id) == ALGO_ID_START
+            assert stop.order_id not in regular_ids
+            await expect(v.fetch_order(FUT, order_id=stop.order_id), K.ORDER_NOT_FOUND)
+        else:  # one number, two orders: the entry is regular order 1, the stop algo order 1
+            assert stop.order_id == entry.order_id == "1"
+            same_number = await v.fetch_order(FUT, order_id=stop.order_id)
+            assert (same_number.client_order_id, same_number.conditional) == ("entry-1", False)
+            assert same_number.venue_id != stop.venue_id
+            assert (str(same_number.venue_id), str(stop.venue_id)) == ("order:1", "algo:1")
+
+    try:
+        run(server, "binanceusdm", scenario)
+    finally:
+        server.stop()

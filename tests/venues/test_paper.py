@@ -19,8 +19,10 @@ from eclipse.clock import LiveClock, SimClock
 from eclipse.market.bars import OhlcvFrame, embedded_dataset
 from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.paper import PaperVenue
+from eclipse.venues.sim.engine import ALGO_ID_START, AlgoIdLayout, EngineConfig
 from eclipse.venues.types import (
     Candle,
+    IdSpace,
     MarginMode,
     Market,
     MarketKind,
@@ -116,10 +118,14 @@ class FakeSource:
 
 
 def make(
-    frame: OhlcvFrame, store: Path | None = None, clock: SimClock | None = None, extra: int = 0
+    frame: OhlcvFrame,
+    store: Path | None = None,
+    clock: SimClock | None = None,
+    extra: int = 0,
+    config: EngineConfig | None = None,
 ) -> PaperVenue:
     clock = clock or SimClock(int(frame.ts_ms[START]) + 59_000)
-    return PaperVenue(FakeSource(frame, clock, extra), clock, store_path=store, refresh_ms=0)
+    return PaperVenue(FakeSource(frame, clock, extra), clock, config=config, store_path=store, refresh_ms=0)
 
 
 def order(cid: str, side: Side, qty: str, type_: OrderType = OrderType.MARKET, **kw: Any) -> OrderRequest:
@@ -189,6 +195,40 @@ def test_protective_stop_triggers_when_the_market_path_crosses_it(frame: OhlcvFr
         assert len(fills) == 2
         assert fills[1].side is Side.BUY
         assert fills[1].price >= Decimal(str(level))  # at (or through) the trigger, never better
+
+    run(go())
+
+
+@pytest.mark.parametrize("layout", list(AlgoIdLayout))
+def test_a_triggered_stop_names_the_order_its_fill_belongs_to(
+    frame: OhlcvFrame, layout: AlgoIdLayout
+) -> None:
+    level, hit = _first_rise(frame, 0.004)
+
+    async def go() -> None:
+        clock = SimClock(int(frame.ts_ms[START]) + 59_000)
+        venue = make(frame, clock=clock, config=EngineConfig.futures(algo_ids=layout))
+        placed = await short_with_stop(venue, level, close_position=False)
+        assert (placed.triggered_order_id, placed.actual_id, placed.venue_id.space) == (
+            None,
+            None,
+            IdSpace.ALGO,
+        )
+        assert int(placed.order_id) == (ALGO_ID_START if layout is AlgoIdLayout.APART else 1)
+        clock.set_ms(int(frame.ts_ms[hit]) + 59_999)
+        done = await venue.fetch_order(SYM, client_order_id="sl-1", conditional=True)
+        assert (done.status, done.order_id) == (OrderStatus.TRIGGERED, placed.order_id)
+        assert done.triggered_order_id is not None
+        entry_fill, stop_fill = await venue.fetch_fills(SYM)
+        assert stop_fill.order_id == done.triggered_order_id != entry_fill.order_id
+        assert stop_fill.venue_id == done.actual_id != done.venue_id
+        market = await venue.fetch_order(SYM, order_id=done.triggered_order_id)
+        assert (market.type, market.status, market.conditional) == (
+            OrderType.MARKET,
+            OrderStatus.FILLED,
+            False,
+        )
+        assert market.venue_id == done.actual_id
 
     run(go())
 

@@ -289,7 +289,8 @@ def order_from_ccxt(
     """A ccxt order -> :class:`OrderReport`.
 
     ``request`` (on create) fills what a sparse acknowledgement omits; such an order is reported OPEN with
-    nothing filled until :meth:`fetch_order` says otherwise.
+    nothing filled until :meth:`fetch_order` says otherwise. An algo order (``algoId`` in ``info``) reports
+    its ``actualOrderId`` as ``triggered_order_id``.
     """
     info = _info(o)
     order_id = _first(o.get("id"), info.get("orderId"), info.get("algoId"), info.get("order_id"))
@@ -330,7 +331,20 @@ def order_from_ccxt(
         ts_ms=ts_ms,
         update_ms=int(upd) if isinstance(upd, int | float) and upd > 0 else ts_ms,
         conditional=conditional or "algoId" in info or bool(request and request.type.conditional),
+        triggered_order_id=_actual_order_id(info),
     )
+
+
+def _actual_order_id(info: Json) -> str | None:
+    """A Binance algo order's ``actualOrderId`` (the regular order it became when it triggered); None for a
+    regular order or an algo order that has not triggered ("", "0", 0 or missing)."""
+    if "algoId" not in info:
+        return None
+    raw = info.get("actualOrderId")
+    if raw is None or isinstance(raw, bool):
+        return None
+    text = str(raw).strip()
+    return None if text in ("", "0") else text
 
 
 def order_is_complete(o: Json) -> bool:

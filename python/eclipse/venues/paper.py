@@ -152,6 +152,7 @@ def order_report(view: OrderView, symbol: str) -> OrderReport:
         ts_ms=view.created_ms,
         update_ms=view.updated_ms,
         conditional=view.conditional,
+        triggered_order_id=None if view.triggered_order_id is None else str(view.triggered_order_id),
     )
 
 

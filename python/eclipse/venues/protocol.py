@@ -30,7 +30,10 @@ class Venue(Protocol):
     """An exchange account seen through unified, typed calls.
 
     ``order_id`` / ``client_order_id``: give either to identify an order; ``conditional=True`` addresses the
-    trigger-order book (stop-market / take-profit-market protection).
+    trigger-order book (stop-market / take-profit-market protection), whose ids are a separate sequence
+    (algo ids: :attr:`OrderReport.venue_id` says which). A triggered conditional names the regular order it
+    became in ``triggered_order_id``; its fills carry that id, and ``fetch_order(order_id=...)`` (not
+    conditional) finds it.
     """
 
     @property

@@ -1,9 +1,13 @@
 """Venue-neutral records that cross the venue boundary: markets, candles, tickers, balances, positions,
-order requests, order reports and fills.
+order requests, order reports and fills, and the venue order ids they carry.
 
 Prices and quantities are :class:`~decimal.Decimal` (exact tick and step arithmetic); candles are floats
 because they feed numpy and the Rust core. Symbols are ccxt unified symbols (``BTC/USDT:USDT`` for a USD-M
 perpetual, ``BTC/USDT`` for spot).
+
+Venue order ids come from two independent sequences on Binance USD-M: regular orders (``orderId``) and
+conditional orders in the algo book (``algoId``), which may hold the same number. :class:`VenueOrderId`
+keeps the sequence (:class:`IdSpace`) with the number, so the two can never be confused.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ __all__ = [
     "Balance",
     "Candle",
     "Fill",
+    "IdSpace",
     "MarginMode",
     "Market",
     "MarketKind",
@@ -27,6 +32,7 @@ __all__ = [
     "Side",
     "Ticker",
     "TimeInForce",
+    "VenueOrderId",
 ]
 
 
@@ -80,6 +86,26 @@ class OrderStatus(StrEnum):
     def terminal(self) -> bool:
         """True once the order can no longer fill (a triggered conditional has become a market order)."""
         return self not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+
+
+class IdSpace(StrEnum):
+    """The id sequence a venue order id belongs to: regular orders (Binance ``orderId``) or conditional
+    orders in the algo book (``algoId``). The sequences are independent: one number can name two orders."""
+
+    ORDER = "order"
+    ALGO = "algo"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrderId:
+    """A venue order id with its symbol and id space; ``algo:7`` and ``order:7`` are different orders."""
+
+    symbol: str
+    space: IdSpace
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.space.value}:{self.id}"
 
 
 class MarketKind(StrEnum):
@@ -188,7 +214,9 @@ class OrderRequest:
 
 @dataclass(frozen=True, slots=True)
 class OrderReport:
-    """The venue's view of one order. ``conditional`` orders live in the trigger (algo) book."""
+    """The venue's view of one order. ``conditional`` orders live in the trigger (algo) book, and their
+    ``order_id`` is an algo id. ``triggered_order_id``: for a conditional that triggered, the venue order id
+    of the regular order it became (Binance ``actualOrderId``; its fills carry that id); None otherwise."""
 
     symbol: str
     order_id: str
@@ -206,11 +234,25 @@ class OrderReport:
     ts_ms: int
     update_ms: int
     conditional: bool = False
+    triggered_order_id: str | None = None
 
     @property
     def remaining(self) -> Decimal | None:
         """Quantity still to fill (None for a close-position conditional)."""
         return None if self.qty is None else self.qty - self.filled
+
+    @property
+    def venue_id(self) -> VenueOrderId:
+        """``order_id`` in its id space (ALGO for a conditional, else ORDER)."""
+        space = IdSpace.ALGO if self.conditional else IdSpace.ORDER
+        return VenueOrderId(self.symbol, space, self.order_id)
+
+    @property
+    def actual_id(self) -> VenueOrderId | None:
+        """The regular order a triggered conditional became (ORDER space), or None."""
+        if self.triggered_order_id is None:
+            return None
+        return VenueOrderId(self.symbol, IdSpace.ORDER, self.triggered_order_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,3 +271,8 @@ class Fill:
     maker: bool = False
     realized_pnl: Decimal = Decimal(0)
     client_order_id: str | None = None
+
+    @property
+    def venue_id(self) -> VenueOrderId:
+        """``order_id`` in the ORDER space (fills belong to regular orders, never to algo orders)."""
+        return VenueOrderId(self.symbol, IdSpace.ORDER, self.order_id)

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt_async
+import numpy as np
 import pytest
 
 from eclipse.clock import Clock, LiveClock
@@ -40,6 +41,29 @@ def btc_frame() -> OhlcvFrame:
 def stepped_feed(frame: OhlcvFrame, clock: Clock | None = None) -> MarketFeed:
     """A stepped feed over ``frame`` as BTCUSDT (market time moves only by /_sim/step)."""
     feed = MarketFeed(clock or LiveClock(), FeedConfig(mode=FeedMode.STEPPED))
+    feed.add_ohlcv("BTCUSDT", frame)
+    return feed
+
+
+DIP_HIGH, DIP_LOW, DIP_CLOSE = 40_000.0, 39_000.0, 39_200.0
+DIP_BAR, DIP_START = 20, 10
+
+
+def dip_feed(clock: Clock | None = None) -> MarketFeed:
+    """A stepped BTCUSDT feed of 40 1m bars: flat at 40,000 until bar 20 dips to 39,000 and closes at
+    39,200 (flat there after). Market time is the data's own and starts at bar 10, so a sell stop between
+    the two levels fires within 11 one-bar steps."""
+    n = 40
+    ts = 1_699_999_980_000 + 60_000 * np.arange(n, dtype=np.int64)
+    level = np.where(np.arange(n) < DIP_BAR, DIP_HIGH, DIP_CLOSE)
+    opens, highs, lows = level.copy(), level.copy(), level.copy()
+    opens[DIP_BAR] = highs[DIP_BAR] = DIP_HIGH
+    lows[DIP_BAR] = DIP_LOW
+    frame = OhlcvFrame(ts, opens, highs, lows, level.copy(), np.full(n, 50.0))
+    config = FeedConfig(mode=FeedMode.STEPPED, rebase=False, start_offset_bars=DIP_START)
+    feed = MarketFeed(
+        clock or LiveClock(), config
+    )  # data time: the dip is always DIP_BAR - DIP_START bars on
     feed.add_ohlcv("BTCUSDT", frame)
     return feed
 

@@ -7,9 +7,10 @@ import ccxt.async_support as ccxt_async
 import pytest
 from ccxt.base.errors import ExchangeError, MarginModeAlreadySet, OrderNotFound
 
+from eclipse.venues.sim.engine import ALGO_ID_START, AlgoIdLayout
 from eclipse.venues.sim.runner import SimServerThread
 
-from .conftest import FUTURES, requests_log, run, step, usdm
+from .conftest import DIP_BAR, DIP_START, FUTURES, SimFactory, dip_feed, requests_log, run, step, usdm
 
 
 def test_markets_time_klines_tickers(sim: SimServerThread) -> None:
@@ -299,6 +300,44 @@ def test_conditional_orders_through_the_algo_endpoints(sim: SimServerThread) -> 
             }
             assert "closed" in states, "one of two triggers 0.05% away should fire within 4 hours"
             assert await ex.fetch_positions([FUTURES]) == []
+
+    run(go())
+
+
+@pytest.mark.parametrize("layout", list(AlgoIdLayout))
+def test_a_triggered_algo_order_reports_its_actual_order(make_sim: SimFactory, layout: AlgoIdLayout) -> None:
+    """``actualOrderId`` of a triggered algo order is the regular order it became: ``GET /fapi/v1/order``
+    finds it by that id and ``userTrades`` lists its trade under it; ``GET /fapi/v1/algoOrder`` finds the
+    algo order by ``algoId`` and by ``clientAlgoId``; ``/fapi/v1/order`` refuses conditional types (-4120)."""
+    sim = make_sim(feed=dip_feed(), algo_ids=layout)
+
+    async def go() -> None:
+        async with usdm(sim) as ex:
+            await ex.load_markets()
+            entry = await ex.create_order(FUTURES, "market", "buy", 0.01)
+            stop = {"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET", "quantity": "0.01"}
+            with pytest.raises(ExchangeError, match="-4120"):  # not on the regular order endpoint
+                await ex.fapiPrivatePostOrder({**stop, "stopPrice": "39500", "reduceOnly": "true"})
+            params = {"stopLossPrice": 39_500, "reduceOnly": True, "clientAlgoId": "sl-a"}
+            sl = await ex.create_order(FUTURES, "market", "sell", 0.01, params=params)
+            first_algo = ALGO_ID_START if layout is AlgoIdLayout.APART else 1
+            assert (sl["id"], sl["info"]["actualOrderId"]) == (str(first_algo), "")
+            for _ in range(DIP_BAR - DIP_START + 1):
+                step(sim, 1)
+                if not await ex.fetch_open_orders(FUTURES, params={"trigger": True}):
+                    break
+            by_id = await ex.fapiPrivateGetAlgoOrder({"algoId": sl["id"]})
+            by_cid = await ex.fapiPrivateGetAlgoOrder({"clientAlgoId": "sl-a"})
+            assert by_id == by_cid
+            assert (by_id["algoId"], by_id["algoStatus"]) == (first_algo, "TRIGGERED")
+            actual = by_id["actualOrderId"]
+            assert actual == str(int(entry["id"]) + 1)
+            market = await ex.fetch_order(actual, FUTURES)
+            assert (market["id"], market["type"], market["status"]) == (actual, "market", "closed")
+            assert (market["filled"], market["reduceOnly"], market["clientOrderId"]) == (0.01, True, "sl-a")
+            trades = await ex.fetch_my_trades(FUTURES)
+            assert [t["order"] for t in trades] == [entry["id"], actual]
+            assert trades[-1]["side"] == "sell"
 
     run(go())
 

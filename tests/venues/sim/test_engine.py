@@ -17,7 +17,7 @@ from eclipse.clock import SimClock
 from eclipse.market.bars import OhlcvFrame
 from eclipse.venues.classify import classify
 from eclipse.venues.errors import VenueErrorKind, error_class
-from eclipse.venues.sim.engine import EngineConfig, MatchingEngine
+from eclipse.venues.sim.engine import ALGO_ID_START, AlgoIdLayout, EngineConfig, MatchingEngine
 from eclipse.venues.sim.instruments import FUTURES_BTCUSDT, SPOT_BTCUSDT
 from eclipse.venues.sim.market import FeedConfig, FeedMode, MarketFeed
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec, OrderView, PlaceRequest
@@ -279,7 +279,7 @@ def test_rejections_carry_binance_codes(request_: PlaceRequest, code: int, msg: 
     assert not s.eng.open_orders()
     assert not s.eng.open_orders(conditional=True)
     assert s.eng.next_order_id == 1
-    assert s.eng.next_algo_id == 1
+    assert s.eng.next_algo_id == ALGO_ID_START
 
 
 def test_lot_size_minimum_and_reduce_only_notional_exemption() -> None:
@@ -336,7 +336,7 @@ def test_cancel_lookup_and_open_orders() -> None:
     assert [o.order_id for o in s.eng.open_orders(SYM)] == [a.order_id, b.order_id]
     assert [o.order_id for o in s.eng.open_orders(conditional=True)] == [stop.order_id]
     assert stop.conditional
-    assert stop.order_id == 1
+    assert stop.order_id == ALGO_ID_START  # the algo book's own sequence, far from the order ids
     assert b.order_id == 2
     assert s.eng.cancel(SYM, order_id=a.order_id).status == "CANCELED"
     for args in ({"order_id": a.order_id}, {"order_id": 99}, {"client_id": "nope"}):
@@ -391,6 +391,29 @@ def test_a_triggered_conditional_never_takes_an_open_regular_orders_client_id() 
     assert s.eng.order(SYM, client_id="X").order_id == limit.order_id
     assert reject(s.eng, req(BUY, LMT, "0.1", "9000", client_id="X")).code == -4116
     assert s.eng.cancel(SYM, client_id="X").order_id == limit.order_id
+
+
+@pytest.mark.parametrize("layout", list(AlgoIdLayout))
+def test_algo_ids_are_their_own_sequence_apart_or_coinciding(layout: AlgoIdLayout) -> None:
+    """A fired stop names its market order (``triggered_order_id``, regular book), whose trade carries
+    that id; the algo id starts at 1,000,000,001 (apart) or at 1, the number of a regular order (coincide)."""
+    s = make([FLAT, HIGH_FIRST, FLAT], algo_ids=layout)
+    entry = s.eng.place(req(BUY, MKT, "1"))
+    market = _fire_long_stop(s, "sl")
+    fired = s.eng.order(SYM, client_id="sl", conditional=True)
+    assert (entry.order_id, fired.order_id) == (1, ALGO_ID_START if layout is AlgoIdLayout.APART else 1)
+    assert (fired.triggered_order_id, market.order_id, market.conditional) == (2, 2, False)
+    assert [t.order_id for t in s.eng.user_trades(SYM)] == [1, 2]
+    if layout is AlgoIdLayout.APART:  # the algo id names no regular order
+        assert err(s.eng.order, SYM, order_id=fired.order_id).code == -2013
+    else:  # the same number names the entry in the regular book
+        assert s.eng.order(SYM, order_id=fired.order_id) == entry
+
+
+def test_algo_id_layout_is_validated() -> None:
+    assert EngineConfig.futures(algo_ids="coincide").algo_ids is AlgoIdLayout.COINCIDE
+    with pytest.raises(ValueError, match="algo_ids must be 'apart' or 'coincide', got 'both'"):
+        EngineConfig.futures(algo_ids="both")
 
 
 def test_a_stop_jumped_over_fills_at_the_gapped_price() -> None:

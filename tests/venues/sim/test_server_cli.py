@@ -102,6 +102,8 @@ def test_sim_venue_limits_and_start_offset_flags() -> None:
             "2",
             "--start-offset-bars",
             "10",
+            "--algo-ids",
+            "coincide",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -114,10 +116,11 @@ def test_sim_venue_limits_and_start_offset_flags() -> None:
         line = proc.stdout.readline()
         assert "serving on http://127.0.0.1:" in line, line + (proc.stderr.read() if proc.stderr else "")
         url = line.split("serving on ", 1)[1].split()[0]
-        banner = [proc.stdout.readline() for _ in range(3)]
+        banner = [proc.stdout.readline() for _ in range(4)]
         assert (
             "limits: weight 20/min, orders 3/10s and 2/min; replay starts 10 bars into the data" in banner[2]
         )
+        assert "ids: algo ids coincide; next futures order id 1, next algo id 1" in banner[3]
 
         # the replay starts 10 bars into the embedded data, then later by under a day so that the data's
         # time of day matches market time (rebase by whole days): every bar up to there is history
@@ -125,6 +128,9 @@ def test_sim_venue_limits_and_start_offset_flags() -> None:
         assert status == 200
         assert isinstance(state, dict)
         market_ms = int(str(state["market_time"]))
+        futures = state["futures"]
+        assert isinstance(futures, dict)
+        assert futures["next_ids"] == {"order": 1, "algo": 1, "trade": 1}  # --algo-ids coincide
         first_ms = int(embedded_dataset().ts_ms[0])
         start_ms = first_ms + 10 * 60_000
         history = 10 + (market_ms - start_ms) % 86_400_000 // 60_000
@@ -175,3 +181,8 @@ def test_sim_venue_rejects_bad_limit_flags_naming_them(capsys: pytest.CaptureFix
         err = capsys.readouterr().err
         assert f"argument {flag}: expected an integer >= " in err, err
         assert repr(value) in err
+    assert main(["sim-venue", "--algo-ids", "both"]) == 2
+    [line] = [x for x in capsys.readouterr().err.splitlines() if "error" in x]
+    assert line.endswith("argument --algo-ids: invalid choice: 'both' (choose from 'apart', 'coincide')"), (
+        line
+    )

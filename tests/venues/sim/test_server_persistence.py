@@ -16,6 +16,7 @@ from eclipse.clock import LiveClock
 from eclipse.errors import DataError
 from eclipse.market.bars import OhlcvFrame
 from eclipse.venues.sim.config import SimConfig, parse_data_sources
+from eclipse.venues.sim.engine import ALGO_ID_START, AlgoIdLayout
 from eclipse.venues.sim.faults import FaultPlan
 from eclipse.venues.sim.runner import SimServerThread, build_feed, split_symbol
 
@@ -72,6 +73,38 @@ def test_restart_on_the_same_db_continues_the_session(tmp_path: Path, btc_frame:
     with SimServerThread(config, LiveClock()) as sim:
         assert control(sim, "GET", "/_sim/state")["market_time"] >= market_ms
         run(second(sim))
+
+
+@pytest.mark.parametrize("layout", list(AlgoIdLayout))
+def test_a_restart_continues_the_algo_id_sequence(
+    tmp_path: Path, btc_frame: OhlcvFrame, layout: AlgoIdLayout
+) -> None:
+    csv = tmp_path / "btc.csv"
+    _write_csv(btc_frame.head(3000), csv)
+    config = SimConfig(
+        stepped=True, data=(("BTCUSDT", str(csv)),), db_path=str(tmp_path / "sim.db"), algo_ids=layout
+    )
+    first_algo = ALGO_ID_START if layout is AlgoIdLayout.APART else 1
+
+    async def stop_id(sim: SimServerThread, cid: str) -> str:
+        async with usdm(sim) as ex:
+            await ex.load_markets()
+            if not await ex.fetch_positions([FUTURES]):
+                await ex.create_order(FUTURES, "market", "buy", 0.01)
+            below = round((await ex.fetch_ticker(FUTURES))["last"] * 0.8, 1)
+            params = {"stopLossPrice": below, "reduceOnly": True, "clientAlgoId": cid}
+            placed = await ex.create_order(FUTURES, "market", "sell", 0.01, params=params)
+            return str(placed["id"])
+
+    with SimServerThread(config, LiveClock()) as sim:
+        assert run(stop_id(sim, "sl-1")) == str(first_algo)
+    with SimServerThread(config, LiveClock()) as sim:
+        assert control(sim, "GET", "/_sim/state")["futures"]["next_ids"] == {
+            "order": 2,
+            "algo": first_algo + 1,
+            "trade": 2,
+        }
+        assert run(stop_id(sim, "sl-2")) == str(first_algo + 1)
 
 
 def test_data_sources_other_symbols_and_gzip(tmp_path: Path, btc_frame: OhlcvFrame) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from eclipse.clock import SimClock
 from eclipse.market.bars import embedded_dataset
-from eclipse.venues.sim.engine import EngineConfig, MatchingEngine
+from eclipse.venues.sim.engine import ALGO_ID_START, AlgoIdLayout, EngineConfig, MatchingEngine
 from eclipse.venues.sim.instruments import FUTURES_BTCUSDT, SPOT_BTCUSDT
 from eclipse.venues.sim.market import FeedConfig, FeedMode, MarketFeed
 from eclipse.venues.sim.model import EngineReject, PlaceRequest
@@ -85,7 +85,8 @@ def snapshot(v: Venue) -> dict[str, object]:
     out: dict[str, object] = {"now": v.feed.now_ms()}
     for name, eng in (("fut", v.fut), ("spot", v.spot)):
         orders = [eng.order(SYM, order_id=i) for i in range(1, eng.next_order_id)]
-        algos = [eng.order(SYM, order_id=i, conditional=True) for i in range(1, eng.next_algo_id)]
+        first_algo = eng.config.algo_ids.first_algo_id
+        algos = [eng.order(SYM, order_id=i, conditional=True) for i in range(first_algo, eng.next_algo_id)]
         out[name] = (
             orders,
             algos,
@@ -137,6 +138,37 @@ def test_replayed_market_time_resumes_where_it_stopped(tmp_path: Path) -> None:
     assert back.feed.now_ms() == saved + 5_000
     assert back.fut.positions()[0].qty == D("0.01")
     assert back.fut.place(PlaceRequest(SYM, Side.SELL, OrderType.MARKET, D("0.01"))).order_id == 2
+
+
+@pytest.mark.parametrize("layout", list(AlgoIdLayout))
+def test_algo_ids_continue_in_their_saved_sequence_after_a_restart(
+    tmp_path: Path, layout: AlgoIdLayout
+) -> None:
+    """The algo counter is saved with the account: a restart continues it, even when the restarted engine is
+    configured with the other layout (existing ids cannot be renumbered)."""
+    clock = SimClock(WALL)
+    other = AlgoIdLayout.COINCIDE if layout is AlgoIdLayout.APART else AlgoIdLayout.APART
+
+    def engine(config: EngineConfig) -> tuple[MarketFeed, SimStore, MatchingEngine]:
+        feed = MarketFeed(clock, FeedConfig(mode=FeedMode.STEPPED))
+        feed.add_ohlcv(SYM, BARS)
+        store = SimStore(tmp_path / "s.db")
+        return feed, store, MatchingEngine([FUTURES_BTCUSDT], feed, clock, config, store=store)
+
+    feed, store, eng = engine(EngineConfig.futures(algo_ids=layout))
+    eng.place(PlaceRequest(SYM, Side.BUY, OrderType.MARKET, D("0.01")))
+    below = (D(repr(feed.last_price(SYM))) * D("0.9")).quantize(D("0.1"))
+    stop = PlaceRequest(
+        SYM, Side.SELL, OrderType.STOP_MARKET, D("0.01"), trigger_price=below, reduce_only=True
+    )
+    first = eng.place(stop)
+    assert first.order_id == (ALGO_ID_START if layout is AlgoIdLayout.APART else 1)
+    store.close()
+    _, store, back = engine(EngineConfig.futures(algo_ids=other))
+    assert back.order(SYM, order_id=first.order_id, conditional=True) == first
+    assert back.place(stop).order_id == first.order_id + 1
+    assert back.place(PlaceRequest(SYM, Side.BUY, OrderType.MARKET, D("0.01"))).order_id == 2
+    store.close()
 
 
 def _digest(path: Path) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eclipse.venues.sim.engine import AlgoIdLayout
 from eclipse.venues.sim.faults import FaultPlan
 
 __all__ = ["DEFAULT_KEY", "DEFAULT_SECRET", "KeyPair", "SimConfig", "parse_data_sources"]
@@ -46,7 +47,9 @@ class SimConfig:
     weight limit before the IP is banned (418) for ``ban_ms``. ``lost_response_hold_ms``: how long a
     "lost response" keeps the connection silent before closing it. ``engine_options``: overrides of the
     engines' :class:`~eclipse.venues.sim.engine.EngineConfig` by account, e.g.
-    ``{"futures": {"taker_fee": Decimal("0.0005")}, "spot": {...}}``.
+    ``{"futures": {"taker_fee": Decimal("0.0005")}, "spot": {...}}``. ``algo_ids``: where both engines'
+    algo-id sequence starts (``apart``: at 1,000,000,001, far from the order ids that start at 1;
+    ``coincide``: at 1 too); an account restored from ``db_path`` keeps its saved counters.
     """
 
     host: str = "127.0.0.1"
@@ -67,8 +70,10 @@ class SimConfig:
     journal_size: int = 10_000
     lost_response_hold_ms: int = 3_000
     engine_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    algo_ids: AlgoIdLayout = AlgoIdLayout.APART
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "algo_ids", AlgoIdLayout.parse(self.algo_ids))
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
         if self.speed <= 0:

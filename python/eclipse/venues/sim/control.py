@@ -3,7 +3,7 @@
 =======  =====================  =================================================================
 method   path                   does
 =======  =====================  =================================================================
-GET      /_sim/state            server/market time, feed state, open orders, positions, balances
+GET      /_sim/state            server/market time, feed, open orders, positions, balances, ids
 POST     /_sim/step             stepped feed: ``{"bars": n}`` or ``{"to_ms": t}``; then engines sync
 POST     /_sim/stall            ``{"stalled": true|false}``: market data stops / resumes advancing
 GET      /_sim/requests         journal; query ``since`` (seq), ``path``, ``method``,

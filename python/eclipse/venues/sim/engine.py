@@ -9,8 +9,12 @@ Market orders fill at once at the ask (buy) / bid (sell), moved by ``slippage_bp
 million of notional), rounded against the taker to the tick, taker fee.
 
 Determinism: ids come from counters and times from the feed, so the same requests under the same clock
-give the same ids, fills and timestamps. With a :class:`SimStore` every call is written through in one
-transaction and a new engine on the same store continues where the previous one stopped.
+give the same ids, fills and timestamps. Regular orders and conditional (algo) orders have separate
+counters, as Binance's ``orderId`` and ``algoId``: by default (:attr:`AlgoIdLayout.APART`) order ids start
+at 1 and algo ids at :data:`ALGO_ID_START` (1,000,000,001), so an algo id mistaken for an order id finds
+nothing; :attr:`AlgoIdLayout.COINCIDE` starts both at 1, so the same number names an order in each book.
+With a :class:`SimStore` every call is written through in one transaction and a new engine on the same
+store continues where the previous one stopped (counters included).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from enum import StrEnum
 from typing import Any
 
 from eclipse.clock import Clock
@@ -50,11 +55,33 @@ from eclipse.venues.sim.store import OrderRow, SimStore
 from eclipse.venues.sim.walk import walk_symbol
 from eclipse.venues.types import MarginMode, MarketKind, Side
 
-__all__ = ["EngineConfig", "MatchingEngine"]
+__all__ = ["ALGO_ID_START", "AlgoIdLayout", "EngineConfig", "MatchingEngine"]
 
+ALGO_ID_START = 1_000_000_001  # the first algo id of the APART layout (order ids start at 1)
 _ZERO = Decimal(0)
 _UNKNOWN = (-2011, "Unknown order sent.")
 _MISSING = (-2013, "Order does not exist.")
+
+
+class AlgoIdLayout(StrEnum):
+    """Where the algo-id sequence starts: ``apart`` (at :data:`ALGO_ID_START`, far from the order ids, which
+    start at 1) or ``coincide`` (at 1, like the order ids: one number names an order in each book)."""
+
+    APART = "apart"
+    COINCIDE = "coincide"
+
+    @property
+    def first_algo_id(self) -> int:
+        """The first algo id of this layout."""
+        return ALGO_ID_START if self is AlgoIdLayout.APART else 1
+
+    @classmethod
+    def parse(cls, value: str) -> AlgoIdLayout:
+        """``value`` (a layout or its name) as a layout; ValueError naming the choices otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"algo_ids must be 'apart' or 'coincide', got {value!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +89,8 @@ class EngineConfig:
     """Fees, slippage, starting balances and defaults of one account kind (see :meth:`futures` /
     :meth:`spot`). ``max_terminal_orders`` (in all) / ``max_trades`` (per symbol): how many finished orders
     and trades stay in memory (older ones are answered from the store, or archived as Binance does).
-    The first of ``initial_balances`` is a futures account's settle asset."""
+    The first of ``initial_balances`` is a futures account's settle asset. ``algo_ids``: where the algo-id
+    sequence starts (a restored account keeps its saved counters whatever this says)."""
 
     kind: MarketKind = MarketKind.LINEAR
     maker_fee: Decimal = Decimal("0.0002")
@@ -74,10 +102,14 @@ class EngineConfig:
     margin_mode: MarginMode = MarginMode.CROSS
     max_terminal_orders: int = 100_000
     max_trades: int = 200_000
+    algo_ids: AlgoIdLayout = AlgoIdLayout.APART
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "algo_ids", AlgoIdLayout.parse(self.algo_ids))
 
     @classmethod
     def futures(cls, **overrides: Any) -> EngineConfig:
-        """USD-M defaults: fees 0.02% / 0.04%, 10,000 USDT, leverage 20, cross margin."""
+        """USD-M defaults: fees 0.02% / 0.04%, 10,000 USDT, leverage 20, cross margin, algo ids apart."""
         return replace(cls(), **overrides)
 
     @classmethod
@@ -147,7 +179,7 @@ class MatchingEngine:
         self.trades_mem: dict[str, list[TradeView]] = {k: [] for k in self.specs}
         self.trades_evicted = False
         self.next_order_id = 1
-        self.next_algo_id = 1
+        self.next_algo_id = cfg.algo_ids.first_algo_id
         self.next_trade_id = 1
         self.cursor: dict[str, int] = {}
         self.settle = cfg.initial_balances[0][0]

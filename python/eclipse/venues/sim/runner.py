@@ -140,8 +140,9 @@ def build_context(config: SimConfig, clock: Clock, feed: MarketFeed | None = Non
             step_of=lambda sym: futures_specs[sym].step_size if sym in futures_specs else Decimal(0),
         )
         opts = dict(config.engine_options)
-        futures_cfg = EngineConfig.futures(**opts.get("futures", {}))
-        spot_cfg = EngineConfig.spot(**opts.get("spot", {}))
+        ids = {"algo_ids": config.algo_ids}
+        futures_cfg = EngineConfig.futures(**{**ids, **opts.get("futures", {})})
+        spot_cfg = EngineConfig.spot(**{**ids, **opts.get("spot", {})})
         futures = MatchingEngine(futures_specs, feed, clock, futures_cfg, faults=faults, store=store)
         spot = MatchingEngine(spot_specs, feed, clock, spot_cfg, faults=faults, store=store)
     except BaseException:

@@ -238,6 +238,7 @@ def _engine_state(eng: MatchingEngine) -> dict[str, Any]:
             if p.qty != 0
         ],
         "balances": {b.asset: str(b.wallet) for b in eng.balances()},
+        "next_ids": {"order": eng.next_order_id, "algo": eng.next_algo_id, "trade": eng.next_trade_id},
     }
 
 
