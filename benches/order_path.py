@@ -8,16 +8,19 @@ The whole month is needed either way: the 1h trend EMA needs about 8 days of bar
 
 The path is the real one, in-process: ``EntryScanner.on_bar`` (FeatureState update + Rust scorer + strategy
 gates -> EntryIntent), ``EntryPipeline.plan`` (entry gate, sizing, leverage -> RouterRequest),
-``Router.submit`` (validation, journal ``OrderSubmitting`` to a real SQLite journal, the venue call). The
+``Router.submit`` (validation, journal ``OrderSubmitting`` to a real SQLite journal and, as the engine's
+journal sink does, fold it into the order's machine (``OrderLedger.apply``: a new order machine, ``submit``),
+the venue call). The
 clock stops when ``create_order`` is entered on the venue (a probe wraps the in-process simulator: a
 ``PaperVenue`` over a ``ReplaySource``), so the venue's own matching is not counted. No position is kept
 between bars so that every signal becomes an order (the path is what is measured, not the strategy).
 
 Stages reported (p50/p95/p99 in microseconds over the bars that produced an order):
 ``scan`` (bar -> intent), ``plan`` (gate + size + leverage), ``router`` (validation and bookkeeping before
-the journal), ``journal`` (the OrderSubmitting append), ``handoff`` (after the journal until the venue is
-called), and ``total``. Journal modes: ``durable`` (fsync of every submit record: the live default) and
-``process-safe`` (``durable_submits=False``: survives a process crash, not a power loss).
+the journal), ``journal`` (the OrderSubmitting append), ``machine`` (the record folded into a new order
+machine), ``handoff`` (after that until the venue is called), and ``total``. Journal modes: ``durable``
+(fsync of every submit record: the live default) and ``process-safe`` (``durable_submits=False``: survives
+a process crash, not a power loss).
 
 Targets (from the issue): total p95 <= 250 us, p99 <= 1 ms. Reported, never asserted.
 """
@@ -48,6 +51,7 @@ from eclipse.execution.journal import Journal
 from eclipse.execution.router.executor import Router
 from eclipse.execution.router.policy import sim_sleep
 from eclipse.execution.router.settings import load_router_settings
+from eclipse.execution.tracking import OrderLedger
 from eclipse.market.bars import OhlcvFrame, embedded_dataset
 from eclipse.strategy.engine import SignalEngine
 from eclipse.telemetry import MemorySink, Telemetry
@@ -61,7 +65,7 @@ OUT = HERE / "results" / "order_path.json"
 SYM = "BTC/USDT:USDT"
 TARGET_P95_US = 250.0
 TARGET_P99_US = 1000.0
-STAGES = ("scan", "plan", "router", "journal", "handoff", "total")
+STAGES = ("scan", "plan", "router", "journal", "machine", "handoff", "total")
 
 
 class NoPositions:
@@ -75,19 +79,23 @@ class NoPositions:
 
 
 class Probe:
-    """Wraps the venue and the journal to timestamp the journal append and the venue handoff."""
+    """Wraps the venue and the journal (store, then the order machines, as the engine's journal sink does)
+    to timestamp the journal append, the fold into the order machine and the venue handoff."""
 
     def __init__(self, venue: PaperVenue, journal: Journal) -> None:
         self.venue = venue
         self.journal = journal
+        self.ledger = OrderLedger()
         self.handoff_ns = 0
-        self.journal_ns = (0, 0)
+        self.journal_ns = (0, 0, 0)
 
     def append(self, event: JournalEvent) -> int:
         t0 = time.perf_counter_ns()
         seq = self.journal.append(event)
+        t1 = time.perf_counter_ns()
+        self.ledger.apply(event)
         if not self.handoff_ns:  # the append before the venue call (OrderSubmitting), not the ack after it
-            self.journal_ns = (t0, time.perf_counter_ns())
+            self.journal_ns = (t0, t1, time.perf_counter_ns())
         return seq
 
     async def create_order(self, request: OrderRequest) -> OrderReport:
@@ -154,12 +162,13 @@ async def _run(frame: OhlcvFrame, durable: bool, tmp: Path) -> dict[str, list[fl
         await router.submit(step.plan.request)
         if not probe.handoff_ns:
             continue  # blocked before the venue (not an order request)
-        j0, j1 = probe.journal_ns
+        j0, j1, m1 = probe.journal_ns
         times["scan"].append((t1 - t0) / 1000)
         times["plan"].append((t2 - t1) / 1000)
         times["router"].append((j0 - t2) / 1000)
         times["journal"].append((j1 - j0) / 1000)
-        times["handoff"].append((probe.handoff_ns - j1) / 1000)
+        times["machine"].append((m1 - j1) / 1000)
+        times["handoff"].append((probe.handoff_ns - m1) / 1000)
         times["total"].append((probe.handoff_ns - t0) / 1000)
     journal.close()
     await venue.close()

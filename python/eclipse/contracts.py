@@ -42,6 +42,7 @@ __all__ = [
     "RouterRequest",
     "RouterResult",
     "Side",
+    "TransitionRefused",
 ]
 
 
@@ -248,13 +249,21 @@ class OrderSubmitting:
 
 @dataclass(frozen=True, slots=True)
 class OrderAcked:
-    """The venue has the order (its id and status at that moment)."""
+    """The venue has the order: its report at that moment (an acknowledgement, a lookup, a recovery).
+
+    ``order_id`` is in the order's own id space (an algo id for a conditional order). ``qty`` is the venue's
+    order quantity when it reported one (a reduce-only order the venue shrank reports less than was sent).
+    ``triggered_order_id``: for a triggered conditional, the regular order it became, whose fills are this
+    order's (Binance ``actualOrderId``); ``status`` and ``filled`` are then that order's once looked up.
+    """
 
     ts_ms: int
     client_order_id: str
     order_id: str
     status: OrderStatus
     filled: Decimal
+    qty: Decimal | None = None
+    triggered_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +288,8 @@ class OrderResolved:
     error_code: int | str | None = None
     detail: str = ""
     filled: Decimal | None = None  # the venue's filled quantity at that moment (None: not known)
+    triggered_order_id: str | None = None
+    """For a conditional reported TRIGGERED: the regular order it became (its fills are this order's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +329,20 @@ class ProtectionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class TransitionRefused:
+    """A state machine refused an event (the report is kept: the venue's fact stands, the machine did not
+    take it). ``subject`` is the order's client id (order machine) or the symbol (protection machine)."""
+
+    ts_ms: int
+    machine: str
+    subject: str
+    state: str
+    trigger: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class KnobChanged:
     """A guard knob changed value."""
 
@@ -348,6 +373,7 @@ JournalEvent = (
     | CancelRecorded
     | PositionChanged
     | ProtectionEvent
+    | TransitionRefused
     | KnobChanged
     | PostureChanged
 )
@@ -362,6 +388,7 @@ EVENT_TYPES: dict[str, type] = {
     "order.cancel": CancelRecorded,
     "position.changed": PositionChanged,
     "protection": ProtectionEvent,
+    "machine.refused": TransitionRefused,
     "knob.changed": KnobChanged,
     "posture.changed": PostureChanged,
 }

@@ -11,16 +11,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from eclipse.contracts import IntentKind, OrderSubmitting, RouterRequest
+from eclipse.contracts import IntentKind, OrderAcked, OrderSubmitting
 from eclipse.execution.engine import ExecutionEngine
 from eclipse.execution.journal import Journal, JournalState
 from eclipse.execution.router import MemoryJournal, sim_sleep
-from eclipse.execution.tracking import OrderTracker
+from eclipse.execution.tracking import OrderLedger
 from eclipse.telemetry import MemorySink, Telemetry
 from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.paper import PaperVenue
 from eclipse.venues.sim.model import EngineReject
-from eclipse.venues.types import Fill, OrderReport, OrderRequest, OrderType, Side
+from eclipse.venues.types import Fill, OrderReport, OrderRequest, OrderStatus, OrderType, Side
 
 from .test_engine_kit import SYM, World, bar, engine, run, settings, world
 
@@ -239,10 +239,14 @@ def test_one_symbols_listing_failure_does_not_abort_the_check() -> None:
         v = _venue(w, FailOtherVenue)
         eng, _j, sink = engine(w, ENV, venue=v)
         await _bar0(w, eng)
-        other = RouterRequest(
-            "E-AAA", IntentKind.ENTRY, OTHER, Side.BUY, OrderType.LIMIT, Decimal(1), "E-AAA-1", Decimal(1)
-        )
-        eng.orders.track(other, w.clock.now_ms())  # a live order the check must list first (sorted)
+        now = w.clock.now_ms()  # a live order the check must list first (sorted)
+        eng.recorder.append(
+            OrderSubmitting(
+                now, "E-AAA", "E-AAA-1", IntentKind.ENTRY, OTHER, Side.BUY, OrderType.LIMIT, Decimal(1),
+                Decimal(1), None, False, False, 1,
+            )
+        )  # fmt: skip
+        eng.recorder.append(OrderAcked(now, "E-AAA-1", "77", OrderStatus.OPEN, Decimal(0)))
         (stop,) = await _stops(v)
         await v.cancel_order(SYM, client_order_id=stop.client_order_id, conditional=True)
         w.clock.advance(5)
@@ -288,7 +292,7 @@ def test_restart_takes_the_next_free_protective_id_at_once(tmp_path: Path) -> No
 
 
 def test_fresh_id_takes_the_next_free_counter() -> None:
-    t = OrderTracker()
+    t = OrderLedger()
     assert t.fresh_id("X-BTCUSDT-1-1") == "X-BTCUSDT-1-1"
     for cid in ("X-BTCUSDT-1-1", "X-BTCUSDT-1-2", "X-BTCUSDT-1-3", "E-1-sl-4", "plain"):
         t.remember(cid)

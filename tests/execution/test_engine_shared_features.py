@@ -154,7 +154,11 @@ def test_an_entry_with_stop_loss_atr_gets_its_stop_at_the_atr_distance(tmp_path:
         )
         assert eng2.entry_of[SYM] == (intent_id, atr)
         stop2 = eng2.protection.active(SYM)[0]
-        assert stop2.trigger_price == stop.trigger_price
+        assert stop2.client_order_id == stop.client_order_id  # the working stop is adopted, not replaced
+        assert stop2.trigger_price is not None
+        assert abs(stop2.trigger_price - stop.trigger_price) < Decimal("0.1")  # as the venue rounded it
+        want2, _ = protection_triggers(snap.side, snap.avg_entry, knobs, eng2.entry_of[SYM][1])
+        assert want2 == want  # a re-placement would keep the ATR distance
         j.close()
 
     run(go())

@@ -1,16 +1,24 @@
-"""Shared checks of the machine test suites: a broken copy of a spec is caught, every invariant is covered."""
+"""Shared checks of the machine test suites: a broken copy of a spec is caught, every invariant is bound to
+checkers the suites use, and mutated copies of specs/ (one row removed, one value changed) for the tests that
+show a check failing."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import shutil
+import tomllib
 from pathlib import Path
 
 from statemachine import StateMachine
 from statemachine.exceptions import TransitionNotAllowed
 
+from eclipse.machines.checkers import registry
 from eclipse.machines.conformance import differences
-from eclipse.machines.spec import Row, Spec
+from eclipse.machines.spec import Row, Spec, find_spec_dir
 from eclipse.machines.table import CompiledMachine, Runner, compile_spec
+
+SPECS = find_spec_dir(Path(__file__))
 
 
 def retarget(rows: tuple[Row, ...], event: str, target: str) -> tuple[Row, ...]:
@@ -30,15 +38,78 @@ def assert_broken_copy_caught(spec: Spec, code: CompiledMachine, rows: tuple[Row
     assert differences(broken, code) != []
 
 
-def assert_invariants_covered(spec: Spec, conformance_tests: Path, property_tests: Path) -> None:
-    """Every invariant is named in the test file of each suite the spec assigns it to."""
-    here = conformance_tests.read_text(encoding="utf-8")
+def assert_checkers_bound(spec: Spec, code: CompiledMachine, property_tests: Path) -> None:
+    """Every checker the spec's invariants name is used: a conformance checker passes on the code's table, a
+    property checker is called by the property test module (its function is named there)."""
+    reg = registry()
     props = property_tests.read_text(encoding="utf-8")
-    for inv in spec.invariants:
-        if "conformance" in inv.suites:
-            assert inv.name in here, f"{inv.name}: no conformance test names it"
-        if "property" in inv.suites:
-            assert inv.name in props, f"{inv.name}: no property test names it"
+    for name, inv in spec.checkers.items():
+        ch = reg[name]
+        if ch.suite == "conformance":
+            assert ch.func(code) == [], f"{inv}: {name} fails on the code's table"
+        elif ch.suite == "property":
+            assert re.search(rf"\b{ch.func.__name__}\(", props), (
+                f"{inv}: {property_tests.name} never calls {name} ({ch.func.__name__})"
+            )
+
+
+def chunks(text: str) -> list[str]:
+    """A spec file split before each ``[[...]]`` or ``[...]`` header (the first chunk is the preamble)."""
+    return re.split(r"(?m)^(?=\[)", text)
+
+
+def is_row(chunk: str, source: str, event: str, target: str, guard: str | None = None) -> bool:
+    """``chunk`` is the ``[[transition]]`` source --event[guard]--> target."""
+    if not chunk.startswith("[[transition]]"):
+        return False
+    t = tomllib.loads(chunk.replace("[[transition]]", "", 1))
+    return (t["source"], t["event"], t["target"], t.get("guard")) == (source, event, target, guard)
+
+
+def is_invariant(chunk: str, name: str) -> bool:
+    """``chunk`` is the ``[[invariant]]`` named ``name``."""
+    if not chunk.startswith("[[invariant]]"):
+        return False
+    return bool(tomllib.loads(chunk.replace("[[invariant]]", "", 1))["name"] == name)
+
+
+def copy_specs(tmp_path: Path) -> Path:
+    """A copy of specs/ under ``tmp_path``; its directory."""
+    spec_dir = tmp_path / "specs"
+    shutil.copytree(SPECS, spec_dir)
+    return spec_dir
+
+
+def drop_row(
+    spec_dir: Path, machine: str, source: str, event: str, target: str, guard: str | None = None
+) -> Path:
+    """Remove one transition row from ``spec_dir/<machine>.toml``; the file's path."""
+    path = spec_dir / f"{machine}.toml"
+    parts = chunks(path.read_text(encoding="utf-8"))
+    kept = [c for c in parts if not is_row(c, source, event, target, guard)]
+    assert len(kept) == len(parts) - 1, (machine, source, event, target, guard)
+    path.write_text("".join(kept), encoding="utf-8")
+    return path
+
+
+def drop_invariant(spec_dir: Path, machine: str, name: str) -> Path:
+    """Remove the ``[[invariant]]`` ``name`` from ``spec_dir/<machine>.toml``; the file's path."""
+    path = spec_dir / f"{machine}.toml"
+    parts = chunks(path.read_text(encoding="utf-8"))
+    kept = [c for c in parts if not is_invariant(c, name)]
+    assert len(kept) == len(parts) - 1, (machine, name)
+    path.write_text("".join(kept), encoding="utf-8")
+    return path
+
+
+def set_constant(spec_dir: Path, machine: str, name: str, value: int) -> Path:
+    """Change the value of constant ``name`` in ``spec_dir/<machine>.toml``; the file's path."""
+    path = spec_dir / f"{machine}.toml"
+    text = path.read_text(encoding="utf-8")
+    changed, n = re.subn(rf"(?m)^({name} = {{ value = )\d+", rf"\g<1>{value}", text)
+    assert n == 1, (machine, name)
+    path.write_text(changed, encoding="utf-8")
+    return path
 
 
 def assert_runner_matches_class(

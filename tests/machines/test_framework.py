@@ -43,8 +43,12 @@ target = "done"
 
 [[invariant]]
 name = "ends"
-statement = "it ends"
+statement = "it ends within {steps} steps"
 suites = ["property"]
+checkers = ["toy.property.ends"]
+
+[constants]
+steps = { value = 2, meaning = "steps to the end" }
 """
 
 
@@ -59,6 +63,13 @@ def test_toy_spec_loads(tmp_path: Path) -> None:
     assert spec.events == ("go", "finish")
     assert spec.guards == ("first", "second")
     assert spec.terminal == {"done"}
+    assert spec.invariants[0].checkers == ("toy.property.ends",)
+    assert spec.checkers == {"toy.property.ends": "ends"}
+    assert spec.invariants[0].statement == "it ends within 2 steps"  # the constant written into the text
+    assert spec.constant("steps") == 2
+    assert spec.constants[0].code == ()
+    with pytest.raises(SpecError, match="no constant 'nope'"):
+        spec.constant("nope")
 
 
 @pytest.mark.parametrize(
@@ -74,6 +85,18 @@ def test_toy_spec_loads(tmp_path: Path) -> None:
         (('initial = "a"', "initial = 3"), "initial must be a non-empty string"),
         (("[machine]", "[machin]"), r"missing \[machine\] table"),
         (('states = ["a", "b", "done"]', 'states = ["a", "b", "done", "a"]'), "listed twice"),
+        (('checkers = ["toy.property.ends"]', "checkers = []"), "checkers must name the registered"),
+        (('checkers = ["toy.property.ends"]', 'checkers = ["ends"]'), "<machine>.<suite>.<check>"),
+        (
+            ('checkers = ["toy.property.ends"]', 'checkers = ["toy.property.ends", "toy.conformance.x"]'),
+            "every suite listed needs a checker",
+        ),
+        (('checkers = ["toy.property.ends"]', 'checkers = ["other.property.ends"]'), "another machine"),
+        (("within {steps} steps", "within {stops} steps"), r"\{stops\}, which is not in \[constants\]"),
+        (("value = 2,", 'value = "2",'), "value must be a number"),
+        (("value = 2,", "value = true,"), "value must be a number"),
+        (('meaning = "steps to the end"', 'meaning = "x", code = ["nope"]'), "module:NAME"),
+        (('meaning = "steps to the end"', 'meaning = "x", unit = "s"'), "unknown fields"),
     ],
 )
 def test_bad_specs_name_the_problem(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -145,6 +168,14 @@ def test_repo_specs_load() -> None:
     specs = load_specs(SPECS)
     assert "order" in specs
     assert all(spec.invariants for spec in specs.values())
+    assert all(inv.checkers for spec in specs.values() for inv in spec.invariants)
+
+
+def test_a_checker_named_by_two_invariants_is_refused(tmp_path: Path) -> None:
+    twice = TOY + '\n[[invariant]]\nname = "again"\nstatement = "x"\nsuites = ["property"]\n'
+    twice += 'checkers = ["toy.property.ends"]\n'
+    with pytest.raises(SpecError, match="named by more than one invariant"):
+        load_spec(write(tmp_path, twice))
 
 
 def test_rendering_covers_every_row(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
-"""The bounded model check of the order lifecycle: the real spec at the default depth (which exhausts the
-reachable state space of the order machine composed with the posture, ~780,000 states in ~60 s on the
-2-core machine), the report, the rendering, and the
-model's machine semantics against the run-time Runner."""
+"""The bounded model check of the order lifecycle: the real specs at the default depths, which exhaust the
+reachable state spaces of both configurations (regular orders composed with the posture: 779,763 states;
+conditional orders: 424,102 states; the two run at once, ~75 s on the 2-core machine), the report, the
+rendering, the conditional orders' rules, and the model's machine semantics against the run-time Runner."""
 
 from __future__ import annotations
 
@@ -12,33 +12,46 @@ from pathlib import Path
 import pytest
 
 from eclipse.machines.modelcheck import (
+    CONDITIONAL_DEPTH,
     DEFAULT_DEPTH,
     Report,
     Step,
     Violation,
     check,
+    check_all,
     main,
     render_report,
     render_violation,
 )
 from eclipse.machines.modelcheck.model import Model, ModelError
-from eclipse.machines.modelcheck.world import GUARDS, Attempt, World
-from eclipse.machines.spec import SpecError, find_spec_dir, load_spec
+from eclipse.machines.modelcheck.world import GUARDS, Attempt, Msg, World
+from eclipse.machines.spec import SpecError, find_spec_dir, load_spec, load_specs
 from eclipse.machines.table import Runner
 
 SPECS = find_spec_dir(Path(__file__))
 SPEC_INVARIANTS = {
-    i.name
-    for name in ("order.toml", "posture.toml")
-    for i in load_spec(SPECS / name).invariants
-    if "model_check" in i.suites
+    i.name for spec in load_specs(SPECS).values() for i in spec.invariants if "model_check" in i.suites
 }
+ORDER = load_spec(SPECS / "order.toml")
+K = int(load_spec(SPECS / "reconcile.toml").constant("k_cycles"))
 
 
 @pytest.fixture(scope="module")
-def current() -> Report:
-    """The real specs/order.toml at the default depth (one run shared by the tests of this module)."""
-    return check(SPECS, DEFAULT_DEPTH)
+def reports() -> tuple[Report, ...]:
+    """Both configurations of the real specs at their default depths, run at once (shared by the module)."""
+    return check_all(SPECS)
+
+
+@pytest.fixture(scope="module")
+def current(reports: tuple[Report, ...]) -> Report:
+    """Regular orders composed with the posture."""
+    return reports[0]
+
+
+@pytest.fixture(scope="module")
+def conditional(reports: tuple[Report, ...]) -> Report:
+    """Conditional orders."""
+    return reports[1]
 
 
 def test_report_has_the_expected_fields(current: Report) -> None:
@@ -65,7 +78,26 @@ def test_current_spec_passes(current: Report) -> None:
     (it failed before the late-reduction rows out of canceled were added: the model check found that gap)."""
     assert current.ok, render_report(current)
     assert current.exhausted
-    assert 1 <= current.max_reconcile_cycles <= 2
+    assert (current.configuration, current.k_cycles) == ("regular", K)
+    assert current.max_reconcile_cycles == K - 1  # one repairing cycle, then a clean one
+    assert current.convergence == "converges_within_k_cycles"
+
+
+def test_conditional_orders_pass_and_are_exhausted(conditional: Report) -> None:
+    """Conditional orders (trigger, the order it became filling unit by unit, fills attributed only once the
+    trigger link is known, restarts, cancels racing triggers): every invariant holds, the state space is
+    exhausted within CONDITIONAL_DEPTH, and every reachable state converges within K."""
+    assert conditional.ok, render_report(conditional)
+    assert conditional.exhausted
+    assert conditional.depth == CONDITIONAL_DEPTH
+    assert conditional.states_explored > 300_000  # measured: 424,102
+    assert (conditional.configuration, conditional.k_cycles, conditional.max_reconcile_cycles) == (
+        "conditional",
+        K,
+        K - 1,
+    )
+    assert conditional.postures_visited == ()
+    assert render_report(conditional).startswith("conditional orders model check: depth")
 
 
 def test_small_depth_is_fast_and_bounded() -> None:
@@ -133,7 +165,7 @@ def test_model_fires_like_the_runner() -> None:
 
 
 def test_reconcile_brings_a_missed_fill() -> None:
-    model = Model.of(load_spec(SPECS / "order.toml"))
+    model = Model.of(ORDER, k_cycles=K)
     a = Attempt("accepted", 2, (), False, "open", 2, 1)  # the venue filled t1; the report was lost
     w = World((a,), ())
     cycles, steps = model.converge(w)
@@ -164,3 +196,66 @@ def test_without_posture_spec_the_order_machine_alone_is_checked(tmp_path: Path)
     report = check(spec_dir, 6)
     assert report.postures_visited == ()
     assert report.ok
+
+
+# --- the conditional orders' rules ------------------------------------------------------------------------
+def cond() -> Model:
+    return Model.of(ORDER, k_cycles=K, conditional=True)
+
+
+def after(model: Model, w: World, prefix: str) -> World:
+    """The world the first successor whose action starts with ``prefix`` leads to."""
+    for s in model.successors(w):
+        if s.action.startswith(prefix):
+            return s.world
+    raise AssertionError(f"no action {prefix!r} among {[s.action for s in model.successors(w)]}")
+
+
+def test_a_fill_before_the_trigger_link_is_known_is_not_applied_then_reconcile_applies_it() -> None:
+    model = cond()
+    a = Attempt(
+        "accepted", 2, (), False, "triggered", 2, 1
+    )  # triggered and filled t1; the trigger report lost
+    w = after(model, World((a,), (Msg(0, "fill", 1),)), "deliver fill#1 t1")
+    assert w.attempts[0] == a  # not attributed: the bot does not know the order it became
+    cycles, steps = model.converge(w)
+    assert cycles == 1
+    assert steps[-1][1].attempts[0] == Attempt("triggered", 2, (1,), False, "triggered", 2, 1, True)
+
+
+def test_a_restart_forgets_the_links_not_journaled_and_reconcile_finds_them() -> None:
+    model = cond()
+    a = Attempt("canceled", 2, (), False, "canceled", 2, 1, True)  # link learned, trigger refused (stale)
+    b = Attempt("triggered", 2, (1,), False, "triggered", 2, 1, True)
+    for attempt, kept in ((a, False), (b, True)):
+        w = after(model, World((attempt,), (Msg(0, "ack"),)), "restart")
+        assert w.channel == ()
+        assert w.attempts[0].linked is kept
+    restarted = World((a._replace(linked=False),), ())
+    cycles, steps = model.converge(restarted)
+    assert cycles == 1  # the lookup finds it triggered, learns the link, applies t1 as a late fill
+    assert steps[-1][1].attempts[0].applied == (1,)
+
+
+def test_a_cancel_races_the_trigger() -> None:
+    model = cond()
+    w = World((Attempt("accepted", 2, (), False, "open", 2, 0),), ())
+    raced = after(model, w, "cancel #1 (the venue triggers it first")
+    assert raced.attempts[0].local == "pending_cancel"
+    assert raced.attempts[0].venue == "triggered"
+    assert sorted(m.event for m in raced.channel) == ["cancel_rejected", "trigger"]
+    for first in ("deliver trigger#1", "deliver cancel_rejected#1"):
+        w2 = after(model, raced, first)
+        w3 = after(model, w2, "deliver trigger#1" if "cancel" in first else "deliver cancel_rejected#1")
+        assert w3.attempts[0].local == "triggered"
+        assert w3.attempts[0].linked
+
+
+def test_an_untriggered_conditional_never_fills() -> None:
+    model = cond()
+    w = World((Attempt("accepted", 2, (), False, "open", 2, 0),), ())
+    actions = [s.action for s in model.successors(w)]
+    assert "venue triggers #1" in actions
+    assert not any(a.startswith("venue fills") for a in actions)
+    trig = after(model, w, "venue triggers #1")
+    assert any(s.action.startswith("venue fills t1") for s in model.successors(trig))

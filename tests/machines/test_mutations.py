@@ -1,38 +1,30 @@
 """The checks can fail: break one row of a copy of specs/order.toml and the model check must report it with a
-counterexample, and conformance must report the spec no longer matches the original's table.
+counterexample, and conformance must report the spec no longer matches the original's table; change K in a
+copy of specs/reconcile.toml and the model check, which reads K from it, must report the convergence it no
+longer has.
 
-The mutants are checked at depth 8, not the default: their shortest counterexamples take 2 to 6 actions, so
-depth 8 finds them in well under a second (the full depth is exercised by test_modelcheck.py).
+The mutants are checked at depth 8 (10 for conditional orders), not the default: their shortest
+counterexamples take 2 to 8 actions, so these depths find them in about a second (the full depths are
+exercised by test_modelcheck.py).
 """
 
 from __future__ import annotations
 
-import re
 import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from eclipse.machines.conformance import differences
 from eclipse.machines.modelcheck import Report, Violation, check, render_report, render_violation
-from eclipse.machines.spec import find_spec_dir, load_spec
+from eclipse.machines.spec import load_spec
 from eclipse.machines.table import compile_spec
 
-SPECS = find_spec_dir(Path(__file__))
+from .kit import SPECS, chunks, copy_specs, drop_row, is_row, set_constant
+
 DEPTH = 8
-
-
-def _chunks(text: str) -> list[str]:
-    """The file split before each ``[[...]]`` header (the first chunk is the preamble and [machine])."""
-    return re.split(r"(?m)^(?=\[\[)", text)
-
-
-def _is_row(chunk: str, source: str, event: str, target: str, guard: str | None = None) -> bool:
-    if not chunk.startswith("[[transition]]"):
-        return False
-    t = tomllib.loads(chunk.replace("[[transition]]", "", 1))
-    return (t["source"], t["event"], t["target"], t.get("guard")) == (source, event, target, guard)
+CONDITIONAL = 10
+_chunks, _is_row = chunks, is_row
 
 
 def mutate(tmp_path: Path, edit: str) -> Path:
@@ -89,7 +81,7 @@ def test_unbroken_copy_has_none_of_the_mutants_violations(tmp_path: Path) -> Non
 def test_removing_the_late_fill_row_breaks_reconcile_convergence(tmp_path: Path) -> None:
     spec_dir = mutate(tmp_path, "drop_late_fill")
     report = check(spec_dir, DEPTH)
-    v = violation(report, "reconcile_converges")
+    v = violation(report, "converges_within_k_cycles")
     text = render_violation(v)
     # the venue filled the order after confirming the cancel; the bot is canceled and refuses the last fill
     last = v.trace[-1].state.attempts[0]
@@ -98,8 +90,10 @@ def test_removing_the_late_fill_row_breaks_reconcile_convergence(tmp_path: Path)
     assert "fill refused in canceled" in v.trace[-1].action, text
     assert any("then confirms the cancel" in s.action for s in v.trace), text
     assert v.trace[0].action == "initial"
-    # caught by convergence, not by the row checks: the spec's own invariants all still hold
-    assert {x.invariant for x in report.violations} == {"reconcile_converges"}
+    # caught by convergence and by the fill the machine refused, not by the row checks
+    assert {x.invariant for x in report.violations} == {"converges_within_k_cycles", "venue_fills_never_lost"}
+    lost = violation(report, "venue_fills_never_lost")
+    assert "refused in canceled although the venue filled it" in lost.detail
     assert changed_rows(spec_dir) == [
         "order: transition canceled --fill[completes]--> filled is in the code but not in the spec"
     ]
@@ -169,3 +163,56 @@ def test_orange_relaxing_straight_to_green_is_caught(tmp_path: Path) -> None:
     diffs = differences(load_spec(path), original)
     assert diffs
     assert any("orange" in d and "green" in d for d in diffs), diffs
+
+
+def test_a_changed_k_is_read_by_the_model_check(tmp_path: Path) -> None:
+    """K comes from reconcile.toml: with k_cycles = 1 no repairing cycle is allowed (the first cycle must diff
+    clean), and the missed fill of the shortest trace breaks converges_within_k_cycles; K = 3 still passes
+    here (the code constant comparison in test_checkers.py catches that one)."""
+    spec_dir = copy_specs(tmp_path)
+    set_constant(spec_dir, "reconcile", "k_cycles", 1)
+    report = check(spec_dir, 4)
+    v = violation(report, "converges_within_k_cycles")
+    assert report.k_cycles == 1
+    assert "no clean diff within K=1 cycles" in v.detail
+    assert "does NOT converge within K=1" in render_report(report)
+    set_constant(spec_dir, "reconcile", "k_cycles", 3)
+    assert check(spec_dir, 4).ok
+
+
+@pytest.mark.parametrize(
+    ("row", "invariants"),
+    [
+        (
+            ("triggered", "fill", "triggered", "leaves_remainder"),
+            {"venue_fills_never_lost", "converges_within_k_cycles", "trigger_fills_belong_to_the_order"},
+        ),
+        (
+            ("unknown", "trigger", "triggered", None),
+            {"converges_within_k_cycles", "trigger_fills_belong_to_the_order"},
+        ),
+        (
+            ("pending_cancel", "trigger", "triggered", None),
+            {"converges_within_k_cycles", "trigger_fills_belong_to_the_order"},
+        ),
+    ],
+    ids=["triggered-partial-fill", "unknown-trigger", "pending_cancel-trigger"],
+)
+def test_a_deleted_conditional_row_is_caught(
+    tmp_path: Path, row: tuple[str, str, str, str | None], invariants: set[str]
+) -> None:
+    """Rows of the conditional lifecycle: deleting one is caught by the conditional configuration's model
+    check (those invariants, with a shortest trace: a partial fill of the order it became refused; a lookup
+    after an unknown outcome, or a cancel that lost the race, whose trigger the machine can no longer
+    take), and the trigger rows also by the trigger_rows conformance checker (run by ``eclipse specs check``
+    on the code's table; here on the mutant's)."""
+    from eclipse.machines.invariants.conformance import trigger_rows
+
+    spec_dir = copy_specs(tmp_path)
+    path = drop_row(spec_dir, "order", *row)
+    report = check(spec_dir, CONDITIONAL, conditional=True)
+    assert {v.invariant for v in report.violations} == invariants, render_report(report)
+    for v in report.violations:
+        assert v.configuration == "conditional"
+        assert "[conditional orders]" in render_violation(v)
+    assert trigger_rows(compile_spec(load_spec(path))) != [] or row[1] == "fill"

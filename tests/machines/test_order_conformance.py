@@ -13,17 +13,18 @@ from hypothesis import strategies as st
 from statemachine.exceptions import TransitionNotAllowed
 
 from eclipse.machines.conformance import differences
+from eclipse.machines.invariants.conformance import (
+    only_late_reports_leave_terminal,
+    transport_errors_stay_in_flight,
+    trigger_rows,
+)
 from eclipse.machines.order import GUARDS, ORDER_TABLE, OrderMachine
 from eclipse.machines.spec import Row, Spec, find_spec_dir, load_spec
 from eclipse.machines.table import Runner, compile_class, compile_spec
 
-SPEC = load_spec(find_spec_dir(Path(__file__)) / "order.toml")
+from .kit import assert_checkers_bound
 
-# The spec's invariants enforced by the "conformance" suite, and the test that enforces each.
-CONFORMANCE_CHECKS = {
-    "terminal_states_absorb": "test_only_the_documented_late_rows_leave_a_terminal_state",
-    "transport_errors_never_definitive": "test_transport_errors_never_reach_a_terminal_state",
-}
+SPEC = load_spec(find_spec_dir(Path(__file__)) / "order.toml")
 
 
 def test_class_conforms_to_the_spec() -> None:
@@ -32,13 +33,11 @@ def test_class_conforms_to_the_spec() -> None:
     assert ORDER_TABLE.name == OrderMachine.NAME == "order"
 
 
-def test_every_conformance_invariant_of_the_spec_has_a_check() -> None:
-    wanted = {i.name for i in SPEC.invariants if "conformance" in i.suites}
-    assert wanted <= set(CONFORMANCE_CHECKS), (
-        f"no conformance check for {sorted(wanted - set(CONFORMANCE_CHECKS))}"
-    )
-    for test_name in CONFORMANCE_CHECKS.values():
-        assert callable(globals()[test_name])
+def test_every_invariant_is_bound_to_checkers_the_suites_use() -> None:
+    """Every conformance checker the spec names passes on the code's table; every property checker is called
+    by the property suite."""
+    here = Path(__file__)
+    assert_checkers_bound(SPEC, ORDER_TABLE, here.parent / "test_order_properties.py")
 
 
 def _without(spec: Spec, source: str, event: str, target: str) -> Spec:
@@ -87,6 +86,9 @@ def test_terminal_states_are_not_final_and_sets_match() -> None:
 
 
 def test_only_the_documented_late_rows_leave_a_terminal_state() -> None:
+    """terminal_states_absorb: the registered checker passes, the late rows are exactly these, and a row
+    leaving a terminal state for a live one is caught."""
+    assert only_late_reports_leave_terminal(ORDER_TABLE) == []
     leaving = {
         (r.source, r.event, r.target, r.guard) for r in ORDER_TABLE.rows if r.source in ORDER_TABLE.terminal
     }
@@ -99,13 +101,40 @@ def test_only_the_documented_late_rows_leave_a_terminal_state() -> None:
         ("canceled", "qty_reduced", "canceled", "leaves_remainder"),
     }
     assert all(r.note for r in SPEC.rows if r.source in SPEC.terminal)
+    reopened = dataclasses.replace(SPEC, rows=(*SPEC.rows, Row("filled", "ack", "accepted", None, "bogus")))
+    assert only_late_reports_leave_terminal(compile_spec(reopened)) == [
+        "filled --ack--> accepted: only a late fill or qty_reduced may leave a terminal state, into a "
+        "terminal one"
+    ]
 
 
 def test_transport_errors_never_reach_a_terminal_state() -> None:
-    rows = [r for r in ORDER_TABLE.rows if r.event == "transport_error"]
-    assert rows
-    assert all(r.target not in ORDER_TABLE.terminal for r in rows)
-    assert all(r.target in ORDER_TABLE.in_flight for r in rows)
+    """transport_errors_never_definitive: the registered checker passes, and a decisive row is caught."""
+    assert transport_errors_stay_in_flight(ORDER_TABLE) == []
+    rows = tuple(
+        dataclasses.replace(r, target="rejected")
+        if (r.source, r.event) == ("submitting", "transport_error")
+        else r
+        for r in SPEC.rows
+    )
+    assert transport_errors_stay_in_flight(compile_spec(dataclasses.replace(SPEC, rows=rows))) == [
+        "submitting --transport_error--> rejected: a transport error must leave the order in flight "
+        "(never terminal)"
+    ]
+
+
+def test_every_live_state_takes_the_trigger() -> None:
+    """trigger_fills_belong_to_the_order (conformance): the trigger is taken in every live state after the
+    submission, triggered takes fills and reductions, and nothing leaves triggered for another live state."""
+    assert trigger_rows(ORDER_TABLE) == []
+    without = _without(SPEC, "pending_cancel", "trigger", "triggered")
+    assert trigger_rows(compile_spec(without)) == [
+        "pending_cancel does not accept trigger (a trigger seen in pending_cancel would be lost)"
+    ]
+    back = dataclasses.replace(SPEC, rows=(*SPEC.rows, Row("triggered", "ack", "accepted")))
+    assert trigger_rows(compile_spec(back)) == [
+        "triggered --ack--> accepted: leaves triggered for a live state other than triggered"
+    ]
 
 
 def test_a_lookup_is_the_only_way_out_of_unknown_to_absent() -> None:
@@ -163,10 +192,11 @@ def test_compiled_table_behaves_like_the_statemachine_class(steps: list[tuple[st
 def test_every_state_is_reachable_from_created(state: str) -> None:
     seen = {SPEC.initial}
     frontier = [SPEC.initial]
-    while frontier:
-        here = frontier.pop()
-        for r in SPEC.rows:
-            if r.source == here and r.target not in seen:
-                seen.add(r.target)
-                frontier.append(r.target)
+    for _ in range(len(SPEC.states)):  # each round reaches at least one new state, or the frontier is empty
+        frontier = [
+            r.target for here in frontier for r in SPEC.rows if r.source == here and r.target not in seen
+        ]
+        seen.update(frontier)
+        if not frontier:
+            break
     assert state in seen

@@ -1,6 +1,8 @@
 """Property tests of the order trackers: random sequences of venue reports and faults (duplicated reports,
-reordered and replayed fills, lost acks, lookups, cancels, venue quantity reductions, new attempts) drive an
-IntentOrders; the spec's invariants are checked after every step.
+reordered and replayed fills, lost acks, lookups, cancels, triggers, venue quantity reductions, new attempts)
+drive an IntentOrders. The test's venue records what happened to each order (OrderVenueRecord: every report,
+every fill with its trade id and quantity) before the tracker sees it, whatever the tracker does with it; the
+registered checkers of specs/order.toml compare the trackers with that record after every step.
 
 Hypothesis explores and shrinks (``TestOrderFaults``); a seeded random walk over the same model then proves
 the suite's breadth: every row of the spec is taken at least once.
@@ -18,28 +20,29 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from eclipse.machines.order import IntentOrders, OrderOutcome, OrderRuleError, OrderTracker, client_order_id
+from eclipse.machines.invariants.order import (
+    OrderVenueRecord,
+    filled_qty_monotonic_and_bounded,
+    one_live_order,
+    terminal_states_absorb,
+    trade_id_applied_once,
+    transport_errors_never_definitive,
+    unknown_resolved_before_resubmit,
+    venue_fills_never_lost,
+)
+from eclipse.machines.order import ORDER_TABLE, IntentOrders, OrderOutcome, OrderRuleError, OrderTracker
 from eclipse.machines.spec import find_spec_dir, load_spec
+from eclipse.machines.table import CompiledMachine, compile_spec
+
+from .kit import copy_specs, drop_row
 
 SPEC = load_spec(find_spec_dir(Path(__file__)) / "order.toml")
 SPEC_ROWS = {(r.source, r.event, r.target) for r in SPEC.rows}
 TERMINAL = SPEC.terminal
 REPORTS = tuple(e for e in SPEC.events if e not in ("fill", "qty_reduced"))
-LATE_FILL_ROWS = {(s, "fill", t) for s in ("canceled", "expired") for t in (s, "filled")} | {
-    ("canceled", "qty_reduced", t) for t in ("canceled", "filled")
-}  # the documented late-fill and late-reduction rows out of terminal states
 ACCEPTED_IN = {s: sorted({r.event for r in SPEC.rows if r.source == s}) for s in SPEC.states}
+MAX_LIVE = int(SPEC.constant("max_live_orders_per_intent"))
 INTENT = "intent-prop"
-
-# The spec's invariants enforced by the "property" suite, and the OrderFaults methods that check each.
-PROPERTY_CHECKS = {
-    "one_live_order_per_intent": ("one_live_order_and_deterministic_ids", "new_order"),
-    "filled_qty_monotonic_and_bounded": ("quantities", "_deliver"),
-    "trade_id_applied_once": ("quantities", "_deliver"),
-    "terminal_states_absorb": ("terminal_states_absorb", "_check"),
-    "unknown_resolved_before_resubmit": ("new_order", "one_live_order_and_deterministic_ids"),
-    "transport_errors_never_definitive": ("_check",),
-}
 
 QTYS = (0.5, 1.0, 2.5, 3.0)
 PORTIONS = (0.25, 0.5, 1.0, 1.0, 1.5)  # of the open quantity; 1.5 overfills
@@ -55,14 +58,16 @@ Choose = Callable[[Sequence[T]], T]
 class OrderFaults(RuleBasedStateMachine):
     """One intent's orders under a hostile venue and network."""
 
+    table: CompiledMachine = ORDER_TABLE  # the machine the attempts run (a mutant's, in the mutation test)
+
     def __init__(self) -> None:
         super().__init__()
         self.sink: list[dict[str, Any]] = []
-        self.intent = IntentOrders(INTENT, on_event=self.sink.append)
+        self.intent = IntentOrders(INTENT, on_event=self.sink.append, table=self.table)
         self.refusals = 0
-        self.applied: list[list[str]] = []  # per attempt: trade ids accepted, in order
+        self.venue: list[OrderVenueRecord] = []  # per attempt: what the venue did, accepted or not
         self.last: list[tuple[str, float, float]] = []  # per attempt: (state, filled, quantity) last seen
-        self.delivered: list[tuple[int, str, float, float]] = []  # accepted fills (replayed as duplicates)
+        self.delivered: list[tuple[int, str, float, float]] = []  # fills sent (replayed as duplicates)
         self.held: list[tuple[int, str, float, float]] = []  # fills delayed on the wire (reordering)
         self.sent: list[tuple[int, str]] = []  # reports already sent (duplicated later)
         self.rows_taken: set[tuple[str, str, str]] = set()
@@ -70,17 +75,16 @@ class OrderFaults(RuleBasedStateMachine):
 
     # --- checks of every outcome ----------------------------------------------------------------------------
     def _check(self, order: OrderTracker, event: str, out: OrderOutcome) -> None:
-        """Every outcome: a spec row when accepted; otherwise unchanged, and each refusal emitted once."""
+        """Every outcome: a spec row when accepted (a documented one out of a terminal state, never a terminal
+        one by a transport error); otherwise unchanged, and each refusal emitted once."""
         assert out.event == event
         assert order.state == out.target
         if out.accepted:
             row = (out.source, event, out.target)
             assert row in SPEC_ROWS, out
             self.rows_taken.add(row)
-            if out.source in TERMINAL:
-                assert row in LATE_FILL_ROWS
-            if event == "transport_error":
-                assert out.target not in TERMINAL
+            assert terminal_states_absorb(ORDER_TABLE, out.source, event, out.target) == []
+            assert transport_errors_never_definitive(ORDER_TABLE, out) == []
         else:
             assert out.source == out.target
             if not out.duplicate:
@@ -94,6 +98,7 @@ class OrderFaults(RuleBasedStateMachine):
 
     def _deliver(self, idx: int, trade_id: str, qty: float, price: float) -> None:
         order = self.intent.orders[idx]
+        self.venue[idx].fill(trade_id, qty)  # the venue sent it, whatever the tracker does with it
         before = order.filled_qty
         seen = order.has_trade(trade_id)
         out = order.fill(trade_id, qty, price)
@@ -101,11 +106,10 @@ class OrderFaults(RuleBasedStateMachine):
             assert out.duplicate
             assert order.filled_qty == before
         elif out.accepted:
-            assert trade_id not in self.applied[idx]
-            self.applied[idx].append(trade_id)
             self.delivered.append((idx, trade_id, qty, price))
             assert order.filled_qty == (order.quantity if out.target == "filled" else before + qty)
         else:
+            self.delivered.append((idx, trade_id, qty, price))
             assert order.filled_qty == before
             assert not order.has_trade(trade_id)
             assert out.overfill == (before + qty > order.quantity * (1 + 1e-9))
@@ -125,6 +129,7 @@ class OrderFaults(RuleBasedStateMachine):
 
     def _report(self, idx: int, event: str) -> None:
         order = self.intent.orders[idx]
+        self.venue[idx].report(event)
         self._check(order, event, getattr(order, event)())
         self.sent.append((idx, event))
 
@@ -133,6 +138,7 @@ class OrderFaults(RuleBasedStateMachine):
         new_qty = order.filled_qty + kept * (order.quantity - order.filled_qty)
         if new_qty <= 0.0:
             new_qty = 0.5 * order.quantity
+        self.venue[idx].report("qty_reduced")
         self._check(order, "qty_reduced", order.qty_reduced(new_qty))
 
     def _plausible(self, steps: int, choose: Choose[Any]) -> None:
@@ -165,11 +171,12 @@ class OrderFaults(RuleBasedStateMachine):
             with pytest.raises(OrderRuleError, match="unknown outcome" if unknown else "still live"):
                 self.intent.new_order(qty)
             assert self.intent.orders == before
+            assert unknown_resolved_before_resubmit(before, created=False) == []
             return
-        assert not any(o.needs_lookup for o in before)
         order = self.intent.new_order(qty)
+        assert unknown_resolved_before_resubmit(before, created=True) == []
         assert order.attempt == len(before)
-        self.applied.append([])
+        self.venue.append(OrderVenueRecord())
         self.last.append((order.state, 0.0, qty))
 
     @rule(event=st.sampled_from(REPORTS), which=WHICH)
@@ -214,34 +221,25 @@ class OrderFaults(RuleBasedStateMachine):
     @rule(k=st.integers(0, 50))
     def duplicate_a_report(self, k: int) -> None:
         idx, event = self.sent[k % len(self.sent)]
-        order = self.intent.orders[idx]
-        self._check(order, event, getattr(order, event)())
+        self._report(idx, event)
 
     @rule(which=WHICH, kept=st.sampled_from(KEPT))
     def venue_reduces_quantity(self, which: int, kept: float) -> None:
         self._reduce(self._pick(which), kept)
 
-    # --- invariants, after every step -----------------------------------------------------------------------
+    # --- invariants, after every step: the registered checkers against the venue's record -----------------
     @invariant()
-    def one_live_order_and_deterministic_ids(self) -> None:
-        orders = self.intent.orders
-        assert sum(o.is_live for o in orders) <= 1
-        assert not any(o.is_live for o in orders[:-1])  # every older attempt ended (unknown ones by a lookup)
-        for i, order in enumerate(orders):
-            assert order.attempt == i
-            assert order.client_order_id == client_order_id(INTENT, i)
-            assert self.intent.get(order.client_order_id) is order
-        assert len({o.client_order_id for o in orders}) == len(orders)
+    def one_live_order_per_intent(self) -> None:
+        assert one_live_order(self.intent, MAX_LIVE) == []
 
     @invariant()
-    def quantities(self) -> None:
+    def quantities_and_fills(self) -> None:
         for i, order in enumerate(self.intent.orders):
-            _, filled, quantity = self.last[i]
-            assert filled <= order.filled_qty <= order.quantity <= quantity  # monotonic, bounded, shrinks
-            if order.state == "filled":
-                assert order.filled_qty == order.quantity
-            assert len(self.applied[i]) == len(set(self.applied[i])) == len(order.trade_ids)
-            assert set(self.applied[i]) == order.trade_ids
+            record = self.venue[i]
+            refusals = [r for r in self.sink if r["client_order_id"] == order.client_order_id]
+            assert filled_qty_monotonic_and_bounded(order, self.last[i][1:]) == []
+            assert trade_id_applied_once(order, record) == []
+            assert venue_fills_never_lost(order, record, refusals) == []
         assert self.intent.filled_qty == pytest.approx(sum(o.filled_qty for o in self.intent.orders))
 
     @invariant()
@@ -252,15 +250,13 @@ class OrderFaults(RuleBasedStateMachine):
     @invariant()
     def terminal_states_absorb(self) -> None:  # runs last: it records the state for the next step
         for i, order in enumerate(self.intent.orders):
-            state = self.last[i][0]
-            if state in TERMINAL and order.state != state:
-                assert any((state, ev, order.state) in LATE_FILL_ROWS for ev in ("fill", "qty_reduced"))
+            assert terminal_states_absorb(ORDER_TABLE, self.last[i][0], None, order.state) == []
             self.last[i] = (order.state, order.filled_qty, order.quantity)
 
     def check_all(self) -> None:
         """Every invariant, in the order above (the seeded walk calls this after each step)."""
-        self.one_live_order_and_deterministic_ids()
-        self.quantities()
+        self.one_live_order_per_intent()
+        self.quantities_and_fills()
         self.every_refusal_was_emitted_once()
         self.terminal_states_absorb()
 
@@ -302,22 +298,83 @@ def _walk_step(m: OrderFaults, rng: random.Random) -> None:
         m.venue_reduces_quantity(which, rng.choice(KEPT))
 
 
-def test_seeded_random_walks_take_every_spec_row() -> None:
-    """Breadth: 300 seeded walks of 60 steps keep every invariant and take every row of the spec."""
-    rng = random.Random(20_260_601)
+def walks(factory: Callable[[], OrderFaults], seed: int, count: int, steps: int) -> set[tuple[str, str, str]]:
+    """``count`` seeded walks of ``steps`` steps, every invariant checked after each; the rows taken."""
+    rng = random.Random(seed)
     taken: set[tuple[str, str, str]] = set()
-    for _ in range(300):
-        m = OrderFaults()
+    for _ in range(count):
+        m = factory()
         m.first_order(rng.choice(QTYS))
         m.check_all()
-        for _ in range(60):
+        for _ in range(steps):
             _walk_step(m, rng)
             m.check_all()
         taken |= m.rows_taken
-    assert SPEC_ROWS - taken == set()
+    return taken
 
 
-def test_every_property_invariant_of_the_spec_has_a_check() -> None:
-    wanted = {i.name for i in SPEC.invariants if "property" in i.suites}
-    assert wanted <= set(PROPERTY_CHECKS), f"no property check for {sorted(wanted - set(PROPERTY_CHECKS))}"
-    assert all(hasattr(OrderFaults, name) for names in PROPERTY_CHECKS.values() for name in names)
+def test_seeded_random_walks_take_every_spec_row() -> None:
+    """Breadth: 300 seeded walks of 60 steps keep every invariant and take every row of the spec."""
+    assert SPEC_ROWS - walks(OrderFaults, 20_260_601, 300, 60) == set()
+
+
+def test_the_random_suite_finds_a_deleted_fill_row(tmp_path: Path) -> None:
+    """The same walks on the table of a copy without ``triggered --fill[leaves_remainder]--> triggered``
+    (spec and class alike): a partial fill after a trigger is refused, and the checkers comparing the
+    trackers with the venue's record report it."""
+    spec = load_spec(
+        drop_row(copy_specs(tmp_path), "order", "triggered", "fill", "triggered", "leaves_remainder")
+    )
+
+    class Mutant(OrderFaults):
+        table = compile_spec(spec)
+
+    with pytest.raises(AssertionError, match=r"refused in \['triggered"):
+        walks(Mutant, 20_260_601, 300, 60)
+
+
+def test_the_checkers_see_a_fill_the_machine_refuses(tmp_path: Path) -> None:
+    """With the row ``triggered --fill[leaves_remainder]--> triggered`` deleted (spec and class alike: the
+    tracker runs the table compiled from the copy), a partial fill of the order a conditional became is
+    refused. The venue's record still has it, so venue_fills_never_lost reports it; the real table applies
+    it."""
+    spec = load_spec(
+        drop_row(copy_specs(tmp_path), "order", "triggered", "fill", "triggered", "leaves_remainder")
+    )
+    for table in (ORDER_TABLE, compile_spec(spec)):
+        sink: list[dict[str, Any]] = []
+        order = OrderTracker(INTENT, 1.0, on_event=sink.append, table=table)
+        record = OrderVenueRecord()
+        for event in ("submit", "ack", "trigger"):
+            record.report(event)
+            order.fire(event)
+        record.fill("T1", 0.4)
+        order.fill("T1", 0.4, 100.0)
+        problems = venue_fills_never_lost(order, record, sink)
+        if table is ORDER_TABLE:
+            assert problems == []
+            assert order.state == "triggered"
+        else:
+            assert problems == [
+                f"{order.client_order_id}: fill T1 refused in ['triggered (guard_failed)'], but the venue "
+                "had the order (submitted=True, denied=False)"
+            ]
+
+
+def test_a_fill_for_an_order_the_venue_never_had_may_be_refused() -> None:
+    sink: list[dict[str, Any]] = []
+    order = OrderTracker(INTENT, 1.0, on_event=sink.append)
+    record = OrderVenueRecord()
+    record.fill("T0", 0.5)  # before any submit
+    order.fill("T0", 0.5, 100.0)
+    for event in ("submit", "reject"):
+        record.report(event)
+        order.fire(event)
+    record.fill("T1", 0.5)
+    order.fill("T1", 0.5, 100.0)
+    assert order.state == "rejected"
+    assert venue_fills_never_lost(order, record, sink) == []
+    assert venue_fills_never_lost(order, record, []) == [
+        f"{order.client_order_id}: fill T0 was neither applied nor reported refused",
+        f"{order.client_order_id}: fill T1 was neither applied nor reported refused",
+    ]

@@ -4,7 +4,6 @@ and scenarios of escalation, hysteresis, RED_LOCK recovery and the critical stre
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -15,7 +14,13 @@ from hypothesis import strategies as st
 from eclipse.clock import SimClock
 from eclipse.machines.conformance import differences
 from eclipse.machines.debt import DEFAULT_WEIGHTS, BeliefDebt
+from eclipse.machines.invariants.conformance import (
+    knobs_monotone,
+    knobs_never_block_exits_or_protection,
+    red_lock_leaves_only_to_warmup,
+)
 from eclipse.machines.posture import (
+    DEFAULT_RED_LOCK_CRITICAL_STREAK,
     KNOBS,
     POSTURE,
     GuardKnobs,
@@ -29,7 +34,7 @@ from eclipse.machines.table import Runner, compile_spec
 
 from .kit import (
     assert_broken_copy_caught,
-    assert_invariants_covered,
+    assert_checkers_bound,
     assert_runner_matches_class,
     rename_guard,
     retarget,
@@ -84,38 +89,38 @@ def test_broken_flags_are_caught() -> None:
 
 def test_invariant_never_blocks_exits_or_protection() -> None:
     """never_blocks_exits_or_protection: every posture's knobs allow exits and protection, and they are not
-    settable fields at all."""
-    assert set(KNOBS) == set(Posture)
-    for knobs in KNOBS.values():
-        assert knobs.exits_allowed
-        assert knobs.protection_allowed
+    settable fields at all (the registered conformance checker)."""
+    assert knobs_never_block_exits_or_protection(POSTURE) == []
     assert {f.name for f in dataclasses.fields(GuardKnobs)} == {
         "entries_allowed",
         "min_confidence_delta",
         "notional_scale",
     }
-    assert {s.lower() for s in Posture} == set(POSTURE.states)
 
 
 def test_invariant_warmup_before_normal_in_the_table() -> None:
     """warmup_before_normal: RED_LOCK leaves only to POST_RED_WARMUP."""
-    assert {r.target for r in POSTURE.rows if r.source == "red_lock"} == {"post_red_warmup"}
-    assert {r.event for r in POSTURE.rows if r.source == "post_red_warmup"} == {"escalate", "warmup_done"}
+    assert red_lock_leaves_only_to_warmup(POSTURE) == []
+    broken = dataclasses.replace(SPEC, rows=retarget(SPEC.rows, "release", "green"))
+    assert red_lock_leaves_only_to_warmup(compile_spec(broken)) != []
 
 
 def test_invariant_knobs_monotone() -> None:
     """knobs_monotone: GREEN <= YELLOW <= ORANGE <= POST_RED_WARMUP <= RED_LOCK in strictness."""
-    order = [GREEN, YELLOW, ORANGE, WARMUP, RED]
-    for looser, stricter in itertools.pairwise(order):
-        assert KNOBS[stricter].at_least_as_strict_as(KNOBS[looser]), (looser, stricter)
-        assert not KNOBS[looser].at_least_as_strict_as(KNOBS[stricter]) or KNOBS[looser] == KNOBS[stricter]
+    assert knobs_monotone(POSTURE) == []
     assert not KNOBS[RED].entries_allowed
     assert KNOBS[GREEN] == GuardKnobs(True, 0.0, 1.0)
 
 
-def test_every_invariant_is_covered_by_its_suites() -> None:
+def test_every_invariant_is_bound_to_checkers_the_suites_use() -> None:
     here = Path(__file__)
-    assert_invariants_covered(SPEC, here, here.parent / "test_posture_properties.py")
+    assert_checkers_bound(SPEC, POSTURE, here.parent / "test_posture_properties.py")
+
+
+def test_the_spec_numbers_are_the_code_constants() -> None:
+    """red_lock_critical_streak of specs/posture.toml is the controller's default."""
+    assert SPEC.constant("red_lock_critical_streak") == DEFAULT_RED_LOCK_CRITICAL_STREAK
+    assert SPEC.constant("step_down_levels") == 1
 
 
 _EVENTS = sorted({r.event for r in SPEC.rows})

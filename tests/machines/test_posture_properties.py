@@ -1,8 +1,7 @@
 """Property tests of the risk posture: random contradictions opened and resolved, clock moves and updates,
-checked after every update against the rules of specs/posture.toml.
-
-Invariants: never_blocks_exits_or_protection, escalation_immediate, no_flapping, warmup_before_normal,
-red_lock_critical_streak.
+checked after every update by the registered checkers of specs/posture.toml against the test's own record of
+targets and changes: never_blocks_exits_or_protection, escalation_immediate, no_flapping (the step down's size
+read from the spec), warmup_before_normal, red_lock_critical_streak.
 """
 
 from __future__ import annotations
@@ -15,9 +14,20 @@ from hypothesis import strategies as st
 
 from eclipse.clock import SimClock
 from eclipse.machines.debt import DEFAULT_WEIGHTS, BeliefDebt
-from eclipse.machines.posture import KNOBS, LEVEL, Posture, PostureController, PostureThresholds
+from eclipse.machines.invariants.posture import (
+    escalation_immediate,
+    never_blocks_exits_or_protection,
+    no_flapping,
+    red_lock_critical_streak,
+    warmup_before_normal,
+)
+from eclipse.machines.posture import Posture, PostureController, PostureThresholds
+from eclipse.machines.spec import load_spec
+
+from .kit import SPECS
 
 HYST_MS, WARMUP_MS, STREAK = 30_000, 60_000, 2
+STEP_DOWN = int(load_spec(SPECS / "posture.toml").constant("step_down_levels"))
 TH = PostureThresholds()
 KINDS = sorted(DEFAULT_WEIGHTS)
 
@@ -71,52 +81,28 @@ class Harness:
         self.check()
 
     def check(self) -> None:
-        """Every invariant, after one update."""
+        """Every invariant, after one update (the registered checkers)."""
         now = self.clock.now_ms()
         target = TH.level(self.belief.debt(), self.belief.growth_per_min())
         self.targets.append((now, target))
-        posture, knobs = self.ctl.posture, self.ctl.knobs()
-        # never_blocks_exits_or_protection
-        assert self.ctl.exits_allowed()
-        assert self.ctl.protection_allowed()
-        assert knobs.exits_allowed
-        assert knobs.protection_allowed
-        # escalation_immediate
-        assert knobs.at_least_as_strict_as(KNOBS[target]), (posture, target)
+        problems = [*never_blocks_exits_or_protection(self.ctl), *escalation_immediate(self.ctl, target)]
         for event in self.events[self.seen :]:
             self.seen += 1
             if event["event"] == "posture.red_lock_critical":
                 continue
             assert event["event"] == "posture.changed", event
             src, dst = Posture(str(event["from"])), Posture(str(event["to"]))
+            problems += warmup_before_normal(src, dst, now, self.last_change_ms, WARMUP_MS)
             if src is Posture.POST_RED_WARMUP and dst is not Posture.RED_LOCK:
-                # warmup_before_normal
-                assert now - self.last_change_ms >= WARMUP_MS
-                self.streak = 0
-            if src is Posture.RED_LOCK:
-                assert dst is Posture.POST_RED_WARMUP
-            going_down = src is Posture.RED_LOCK or (
-                src in LEVEL and dst in LEVEL and LEVEL[dst] < LEVEL[src]
-            )
-            if going_down:
-                # no_flapping: a full window since the last change, and the updates have seen the target
-                # below the level without interruption for a full window
-                assert now - self.last_change_ms >= HYST_MS, (src, dst, now, self.last_change_ms)
-                calm_since = now
-                for ts, t in reversed(self.targets):
-                    if LEVEL[t] >= LEVEL[src]:
-                        break
-                    calm_since = ts
-                assert now - calm_since >= HYST_MS, (src, now, calm_since)
+                self.streak = 0  # a completed warmup
+            problems += no_flapping(src, dst, now, self.last_change_ms, self.targets, HYST_MS, STEP_DOWN)
             if dst is Posture.RED_LOCK:
-                # red_lock_critical_streak
                 self.streak += 1
                 critical = [e for e in self.events[self.seen :] if e["event"] == "posture.red_lock_critical"]
-                assert bool(critical) == (self.streak >= STREAK), (self.streak, critical)
-                if critical:
-                    assert critical[0]["streak"] == self.streak
+                problems += red_lock_critical_streak(self.ctl, self.streak, STREAK, critical)
             self.last_change_ms = now
-        assert self.ctl.red_lock_streak == self.streak
+        problems += red_lock_critical_streak(self.ctl, self.streak, STREAK, None)
+        assert problems == [], problems
 
 
 def run(h: Harness, steps: list[tuple[str, int]]) -> None:

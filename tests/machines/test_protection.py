@@ -13,11 +13,15 @@ from hypothesis import strategies as st
 
 from eclipse.clock import SimClock
 from eclipse.machines.conformance import differences
-from eclipse.machines.protection import OPEN_STATES, PROTECTION, ProtectionMachine, ProtectionTracker
+from eclipse.machines.invariants.conformance import (
+    exits_and_protection_accepted,
+    position_closed_leads_to_flat,
+)
+from eclipse.machines.protection import PROTECTION, ProtectionMachine, ProtectionTracker
 from eclipse.machines.spec import Row, find_spec_dir, load_spec
 from eclipse.machines.table import Runner, compile_spec
 
-from .kit import assert_broken_copy_caught, assert_invariants_covered, assert_runner_matches_class, retarget
+from .kit import assert_broken_copy_caught, assert_checkers_bound, assert_runner_matches_class, retarget
 
 SPEC = load_spec(find_spec_dir(Path(__file__)) / "protection.toml")
 T = 10.0
@@ -65,23 +69,24 @@ def test_broken_flags_are_caught() -> None:
 
 def test_invariant_exits_and_protection_never_blocked_in_the_table() -> None:
     """exits_and_protection_never_blocked: every open state accepts exit (or is exiting) and
-    protection_placed."""
-    for state in OPEN_STATES:
-        assert state == "exiting" or (state, "exit") in PROTECTION.rows_for
-        assert (state, "protection_placed") in PROTECTION.rows_for
-    assert all(r.guard is None for r in PROTECTION.rows if r.event in ("exit", "protection_placed"))
+    protection_placed (the registered conformance checker), and a table without them is caught."""
+    assert exits_and_protection_accepted(PROTECTION) == []
+    broken = dataclasses.replace(
+        SPEC, rows=tuple(r for r in SPEC.rows if (r.source, r.event) != ("protected", "exit"))
+    )
+    assert exits_and_protection_accepted(compile_spec(broken)) == ["protected does not accept exit"]
 
 
 def test_invariant_venue_flat_always_wins() -> None:
     """venue_flat_always_wins: position_closed leads to flat from every open or entering state."""
-    for state in (*OPEN_STATES, "entering"):
-        rows = PROTECTION.rows_for[(state, "position_closed")]
-        assert [(r.target, r.guard) for r in rows] == [("flat", None)]
+    assert position_closed_leads_to_flat(PROTECTION) == []
+    broken = dataclasses.replace(SPEC, rows=retarget(SPEC.rows, "position_closed", "open_unprotected"))
+    assert len(position_closed_leads_to_flat(compile_spec(broken))) == 4
 
 
-def test_every_invariant_is_covered_by_its_suites() -> None:
+def test_every_invariant_is_bound_to_checkers_the_suites_use() -> None:
     here = Path(__file__)
-    assert_invariants_covered(SPEC, here, here.parent / "test_protection_properties.py")
+    assert_checkers_bound(SPEC, PROTECTION, here.parent / "test_protection_properties.py")
 
 
 _EVENTS = sorted({r.event for r in SPEC.rows})
@@ -212,6 +217,26 @@ def test_late_entry_fill_outgrows_the_stop() -> None:
     clock.advance(T + 1)
     assert tr.entries_blocked()
     assert tr.protection_placed().target == "protected"
+
+
+def test_a_refused_fact_still_uncovers_the_position() -> None:
+    """covered and the gap clock follow the facts: with a table that refuses entry_filled while exiting (a
+    broken spec), the late fill still uncovers the position; the failed exit lands in open_unprotected and
+    entries block after T_protect."""
+    rows = tuple(r for r in SPEC.rows if (r.source, r.event) != ("exiting", "entry_filled"))
+    clock = SimClock(0)
+    tr = ProtectionTracker("X", clock, T, table=compile_spec(dataclasses.replace(SPEC, rows=rows)))
+    opened(clock, tr)
+    tr.protection_placed()
+    tr.exit()
+    assert tr.covered
+    out = tr.entry_filled()
+    assert not out.accepted
+    assert (tr.state, tr.covered, tr.gap_since_ms) == ("exiting", False, 0)
+    assert tr.exit_failed().target == "open_unprotected"
+    clock.advance(T, ms=1)
+    assert tr.entries_blocked()
+    assert tr.table is not PROTECTION
 
 
 def test_late_fill_after_a_failed_entry_opens_an_uncovered_position() -> None:

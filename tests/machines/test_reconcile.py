@@ -13,13 +13,25 @@ from hypothesis import strategies as st
 
 from eclipse.clock import SimClock
 from eclipse.machines.conformance import differences
-from eclipse.machines.reconcile import RECONCILE, ReconcileCycle, ReconcileMachine, backoff_delay_ms
+from eclipse.machines.invariants.conformance import (
+    backoff_left_only_by_due_tick,
+    failures_reach_backoff,
+    start_only_in_idle,
+)
+from eclipse.machines.reconcile import (
+    BACKOFF_FACTOR,
+    K_CYCLES,
+    RECONCILE,
+    ReconcileCycle,
+    ReconcileMachine,
+    backoff_delay_ms,
+)
 from eclipse.machines.spec import Row, find_spec_dir, load_spec
 from eclipse.machines.table import Runner, compile_spec
 
 from .kit import (
     assert_broken_copy_caught,
-    assert_invariants_covered,
+    assert_checkers_bound,
     assert_runner_matches_class,
     rename_guard,
     retarget,
@@ -61,31 +73,39 @@ def test_broken_flags_are_caught() -> None:
 
 def test_invariant_one_cycle_at_a_time_in_the_table() -> None:
     """one_cycle_at_a_time: start is accepted only in idle."""
-    assert [r.source for r in RECONCILE.rows if r.event == "start"] == ["idle"]
+    assert start_only_in_idle(RECONCILE) == []
+    broken = dataclasses.replace(SPEC, rows=(*SPEC.rows, Row("backoff", "start", "fetching")))
+    assert start_only_in_idle(compile_spec(broken)) != []
 
 
 def test_invariant_failures_reach_backoff() -> None:
     """failures_reach_backoff: every in-flight state has a failure row into backoff."""
-    for state in RECONCILE.in_flight:
-        assert any(r.source == state and r.target == "backoff" for r in RECONCILE.rows), state
-    assert {r.source for r in RECONCILE.rows if r.target == "backoff" and r.source != "backoff"} == set(
-        RECONCILE.in_flight
-    )
+    assert failures_reach_backoff(RECONCILE) == []
+    broken = dataclasses.replace(SPEC, rows=retarget(SPEC.rows, "repair_failed", "idle"))
+    assert failures_reach_backoff(compile_spec(broken)) == ["repairing has no failure row into backoff"]
 
 
 def test_invariant_backoff_waits_for_the_clock_in_the_table() -> None:
     """backoff_waits_for_the_clock: the only row leaving backoff is tick[due] to idle."""
-    leaving = [
-        (r.event, r.guard, r.target)
-        for r in RECONCILE.rows
-        if r.source == "backoff" and r.target != "backoff"
-    ]
-    assert leaving == [("tick", "due", "idle")]
+    assert backoff_left_only_by_due_tick(RECONCILE) == []
+    broken = dataclasses.replace(SPEC, rows=rename_guard(SPEC.rows, "due", None))
+    assert backoff_left_only_by_due_tick(compile_spec(broken)) != []
 
 
-def test_every_invariant_is_covered_by_its_suites() -> None:
+def test_every_invariant_is_bound_to_checkers_the_suites_use() -> None:
     here = Path(__file__)
-    assert_invariants_covered(SPEC, here, here.parent / "test_reconcile_properties.py")
+    assert_checkers_bound(SPEC, RECONCILE, here.parent / "test_reconcile_properties.py")
+
+
+def test_the_spec_numbers_are_the_code_constants() -> None:
+    """k_cycles and backoff_factor of specs/reconcile.toml are the code's (``eclipse specs check`` compares
+    them too; a changed copy is caught in test_checkers.py)."""
+    assert SPEC.constant("k_cycles") == K_CYCLES
+    assert SPEC.constant("backoff_factor") == BACKOFF_FACTOR
+    assert [backoff_delay_ms(n, 1_000, 60_000) for n in range(1, 9)] == [
+        min(60_000, 1_000 * BACKOFF_FACTOR ** (n - 1)) for n in range(1, 9)
+    ]
+    assert "K=2" in SPEC.description
 
 
 _EVENTS = sorted({r.event for r in SPEC.rows})

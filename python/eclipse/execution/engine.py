@@ -24,15 +24,24 @@ protection and restart. See ``docs/execution.md``.
 Between bars the daemon calls :meth:`ExecutionEngine.tick` at least every ``protection_check_sec``: fills and
 the protection check when due, never exits or entries.
 
+Orders: every order is an instance of the order machine (``specs/order.toml``), driven by the journal records
+the engine's parts write through :class:`~eclipse.execution.engine_orders.Recorder` (the router's submits,
+acknowledgements and lookups, cancels, fills, venue reports); a fill is booked to its order by client id, else
+by its venue id, and the regular order a triggered stop or take-profit became is linked to it (see
+:mod:`.engine_orders`). The protection machine of each symbol runs whole: entries and exits submitted and
+ended drive it besides fills and protective legs.
+
 :meth:`ExecutionEngine.resume` rebuilds an engine after a restart: :func:`recover` settles the journal
-against the venue, the book and the order tracker are rebuilt from the replayed journal, protection is
-re-derived from the fills and checked against the venue before any new entry.
+against the venue (following triggers, repairing positions from the venue's fills), the order machines, the
+book and protection are rebuilt by replaying the journal, the protective legs working on the venue are
+adopted (any surplus canceled first) and protection is checked before any new entry; a symbol whose position
+still disagrees with the venue's stays blocked for entries.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -41,14 +50,25 @@ from eclipse.contracts import (
     FillRecorded,
     IntentCreated,
     IntentKind,
+    JournalEvent,
     PositionChanged,
     PositionSnapshot,
     RouterOutcome,
     RouterRequest,
     RouterResult,
+    TransitionRefused,
+)
+from eclipse.execution.engine_orders import (
+    Recorder,
+    chase_triggers,
+    follow_trigger,
+    order_changed,
+    protection_refused,
+    record_report,
+    refused,
 )
 from eclipse.execution.engine_protection import check_protection, run_protection
-from eclipse.execution.engine_restore import restore_from_journal
+from eclipse.execution.engine_restore import adopt_live_legs, restore_from_journal
 from eclipse.execution.engine_settings import EngineSettings
 from eclipse.execution.entries.gate import EntryGate, GuardKnobsProvider, StaticGuardProvider
 from eclipse.execution.entries.partial import PartialFillResolver
@@ -60,16 +80,17 @@ from eclipse.execution.exits import (
     ProtectionManager,
     ProtectionPlan,
 )
-from eclipse.execution.journal import Journal, JournalState, RecoveryReport, recover
+from eclipse.execution.journal import Journal, JournalSource, RecoveryReport, recover
 from eclipse.execution.positions import PositionBook
 from eclipse.execution.router import JournalSink, Router, cancel_order
-from eclipse.execution.tracking import OrderTracker, TrackedOrder
+from eclipse.execution.tracking import OrderLedger, TrackedOrder
+from eclipse.machines.table import CompiledMachine
 from eclipse.market.bars import Bar
 from eclipse.strategy.engine import SignalEngine
 from eclipse.telemetry import Telemetry
 from eclipse.venues.errors import VenueError
 from eclipse.venues.protocol import Venue
-from eclipse.venues.types import Fill, OrderReport, OrderStatus
+from eclipse.venues.types import Fill, OrderReport
 
 __all__ = ["EngineSettings", "ExecutionEngine"]
 
@@ -79,6 +100,8 @@ FILL_SLACK_MS = 60_000
 """Fills are fetched from this long before the oldest order that may still have unseen fills."""
 _FILL_PAGE = 500
 _MAX_PAGES = 50
+_STRAYS_KEPT = 10_000
+"""Fills of no known order already chased (a manual trade is looked into once), at most this many kept."""
 
 
 class _Actions:
@@ -101,7 +124,8 @@ class ExecutionEngine:
 
     ``journal`` is the SQLite :class:`Journal` in production (needed by :meth:`resume`) or any
     :class:`JournalSink` in tests; ``sleep`` / ``rng`` drive the router's backoff (inject a simulated sleep
-    under a simulated clock).
+    under a simulated clock). ``order_table`` / ``protection_table`` are the order and protection machines to
+    run (default: the code's; a test may run ones compiled from a changed spec).
     """
 
     def __init__(
@@ -115,14 +139,20 @@ class ExecutionEngine:
         sleep: Sleep,
         rng: random.Random | None = None,
         guard: GuardKnobsProvider | None = None,
+        order_table: CompiledMachine | None = None,
+        protection_table: CompiledMachine | None = None,
     ) -> None:
         self.venue, self.journal, self.clock, self.telemetry = venue, journal, clock, telemetry
         self.settings = settings
         self.equity = settings.equity
+        self.orders = OrderLedger(order_table, self._refused)
+        """Every order, each an instance of the order machine driven by its journal records."""
+        self.recorder = Recorder(self)
+        """Where the engine's parts write the journal: the store, then the order machines."""
         rs = settings.router
         self.router = Router(
             venue,
-            journal,
+            self.recorder,
             telemetry,
             clock,
             rs.policy,
@@ -131,7 +161,6 @@ class ExecutionEngine:
             max_notional=rs.max_notional,
         )
         self.book = PositionBook(clock, telemetry.sink)
-        self.orders = OrderTracker()
         es = settings.entries
         self.gate = EntryGate(es.gate, guard or StaticGuardProvider(), telemetry, clock)
         self.signals = SignalEngine(settings.strategy, clock)
@@ -144,13 +173,18 @@ class ExecutionEngine:
             es.partial, _Actions(self), self.gate.backoff, telemetry, clock, sleep
         )
         self.exits = ExitEngine(settings.exits, self.book, clock, telemetry)
-        self.protection = ProtectionManager(settings.exits, clock, telemetry)
+        self.protection = ProtectionManager(
+            settings.exits, clock, telemetry, on_refusal=self._protection_refused, table=protection_table
+        )
         self._leverage: dict[str, tuple[int, str]] = {}
         self.entry_of: dict[str, tuple[str, float | None]] = {}
         self._trip_start: dict[str, Decimal] = {}  # net PnL (realized - fees) when the round trip opened
         """symbol -> (intent id, ATR%) of its latest entry (names the protective orders)."""
         self._last_check_ms: int | None = None
         self.entries_enabled = True
+        self.blocked: dict[str, str] = {}
+        """symbol -> why entries there are blocked (its position differs from the venue): never exits."""
+        self._strays: dict[tuple[str, str], None] = {}
 
     # --- PositionView (the scanner's one-position-per-symbol rule) -----------------------------------------
     def has_position(self, symbol: str) -> bool:
@@ -212,7 +246,7 @@ class ExecutionEngine:
             return
         intent = plan.intent
         req = plan.request
-        self.journal.append(
+        self.recorder.append(
             IntentCreated(
                 self.clock.now_ms(),
                 intent.intent_id,
@@ -240,6 +274,8 @@ class ExecutionEngine:
     def _entry_veto(self, plan: EntryPlan) -> str | None:
         if not self.entries_enabled:
             return "recovery_pending"
+        if plan.intent.symbol in self.blocked:
+            return self.blocked[plan.intent.symbol]
         if self.orders.has_intent(plan.intent.intent_id) or self.orders.used(plan.request.client_order_id):
             return "intent_exists"
         if self.protection.entries_blocked(plan.intent.symbol):
@@ -276,32 +312,35 @@ class ExecutionEngine:
 
     async def _settle_entry(self, order: TrackedOrder, report: OrderReport) -> None:
         """An entry order reached a terminal status (or stays partially filled): run the partial resolver."""
-        qty = order.request.qty or Decimal(0)
+        qty = order.qty or Decimal(0)
         if 0 < report.filled < qty:
             await self.partial.resolve(order.request, report)
 
     # --- submitting ---
     async def _submit(self, req: RouterRequest) -> RouterResult:
-        """Send ``req`` through the router and track the order it became (if any)."""
+        """Send ``req`` through the router (its journal records create and drive the order's machine)."""
         result = await self.router.submit(req)
-        if result.outcome is RouterOutcome.PLACED:
-            self.orders.track(result.request, self.clock.now_ms(), result.report)
-        elif result.outcome is RouterOutcome.UNRESOLVED:
-            self.orders.track(result.request, self.clock.now_ms())  # settled by lookup at the next check
-        else:
-            self.orders.remember(req.client_order_id)
+        if result.outcome is RouterOutcome.BLOCKED:
+            self.orders.remember(req.client_order_id)  # refused before any venue call: never sent
+        elif result.report is not None and result.report.triggered_order_id is not None:
+            await follow_trigger(self, self.orders.orders[req.client_order_id])
         return result
 
     async def submit_reduce(self, req: RouterRequest) -> RouterResult | None:
         """Send a risk-reducing market order (rule exit, forced exit, flatten): never gated. A client id
-        already used (e.g. before a restart) takes the next free one at once (``OrderTracker.fresh_id``);
-        None when the request is not risk-reducing or reduce-only (refused: an exit must never open risk)."""
+        already used (e.g. before a restart) takes the next free one at once (``OrderLedger.fresh_id``).
+        None when the request is not risk-reducing or reduce-only (refused: an exit must never open risk),
+        or when an exit of the symbol is still live (working, or of unknown outcome: a second one would be
+        a doubled order; the first one's end decides what comes next)."""
         if not req.kind.reduces_risk or not (req.reduce_only or req.close_position):
             self.telemetry.emit("exit.refused", symbol=req.symbol, why="not_reduce_only", kind=req.kind)
             return None
+        if self.orders.has_live_exit(req.symbol):
+            self.telemetry.emit("exit.in_flight", symbol=req.symbol, kind=req.kind, intent_id=req.intent_id)
+            return None
         req = replace(req, client_order_id=self.orders.fresh_id(req.client_order_id))
         if not self.orders.has_intent(req.intent_id):
-            self.journal.append(
+            self.recorder.append(
                 IntentCreated(
                     self.clock.now_ms(), req.intent_id, req.kind, req.symbol, req.side, req.qty, req.ref_price
                 )
@@ -335,28 +374,33 @@ class ExecutionEngine:
         return self.book.snapshot(symbol).qty == 0
 
     async def cancel(self, client_order_id: str) -> bool:
-        """Cancel one of our orders idempotently; True when the venue confirms it is not live."""
+        """Cancel one of our orders idempotently; True when the venue confirms it is not live (a conditional
+        found triggered is then followed to the order it became)."""
         order = self.orders.orders.get(client_order_id)
-        if order is None:
+        if order is None or not order.live:  # not ours, or already ended: nothing to cancel
             return True
         res = await cancel_order(
             self.router,
             order.symbol,
             client_order_id,
-            conditional=order.request.type.conditional,
-            intent_id=order.request.intent_id,
+            conditional=order.conditional,
+            intent_id=order.intent_id,
         )
         if res.confirmed:
-            if res.report is not None:
-                self.orders.update(res.report)
-            else:
-                self.orders.resolve(client_order_id, OrderStatus.CANCELED)
+            if order.actual_id is not None:
+                await follow_trigger(self, order)
             await self.sync_fills()
         return res.confirmed
 
     # --- fills ---
     async def sync_fills(self) -> int:
-        """Fetch, journal and apply the new fills of our orders; drive protection. Returns fills applied."""
+        """Fetch, journal and apply the new fills of our orders; drive protection. Returns fills applied.
+
+        A fill of no known order on a symbol where a conditional of ours is working may be that conditional's
+        execution (Binance lists it under the regular order the trigger placed, an id of another sequence):
+        those conditionals are looked up at once (:func:`~eclipse.execution.engine_orders.chase_triggers`)
+        and the fill is booked to the one that triggered, not left to the next protection check. Each such
+        fill is chased once."""
         applied = 0
         for symbol, since in sorted(self.orders.needs_fills().items()):
             try:
@@ -364,9 +408,21 @@ class ExecutionEngine:
             except VenueError as err:
                 self.telemetry.emit("fills.fetch_failed", symbol=symbol, error_kind=err.kind, detail=str(err))
                 continue
+            strays: list[Fill] = []
             for fill in sorted(fills, key=lambda f: (f.ts_ms, f.trade_id)):
                 if await self._apply_fill(fill):
                     applied += 1
+                elif self.orders.owner(fill) is None and (symbol, fill.trade_id) not in self._strays:
+                    strays.append(fill)
+            if strays and await chase_triggers(self, symbol):
+                for fill in strays:
+                    if await self._apply_fill(fill):
+                        applied += 1
+            for fill in strays:
+                if self.orders.owner(fill) is None:
+                    self._strays[(symbol, fill.trade_id)] = None
+            while len(self._strays) > _STRAYS_KEPT:
+                del self._strays[next(iter(self._strays))]
         return applied
 
     async def _fetch_fills(self, symbol: str, since: int) -> list[Fill]:
@@ -385,16 +441,12 @@ class ExecutionEngine:
         if order is None or self.book.has_fill(fill.symbol, fill.trade_id):
             return False
         now = self.clock.now_ms()
-        self.journal.append(FillRecorded(now, order.request.client_order_id, fill))
+        cid = order.client_order_id
+        self.recorder.append(FillRecorded(now, cid, fill))
         before = self.book.snapshot(fill.symbol)
         self.book.apply(fill)
-        order.counted += fill.qty
-        order.filled = max(order.filled, order.counted)
-        qty = order.request.qty
-        if qty is not None and order.counted >= qty and order.live:
-            order.status = OrderStatus.FILLED
         snap = self.book.snapshot(fill.symbol)
-        self.journal.append(PositionChanged(now, snap))
+        self.recorder.append(PositionChanged(now, snap))
         self._round_trip(before, snap, now)
         self.telemetry.emit(
             "position.changed",
@@ -407,13 +459,13 @@ class ExecutionEngine:
             kind=order.kind,
         )
         entry = self.entry_of.get(fill.symbol)
-        intent_id = (
-            order.request.intent_id if order.kind is IntentKind.ENTRY else (entry[0] if entry else None)
-        )
+        intent_id = order.intent_id if order.kind is IntentKind.ENTRY else (entry[0] if entry else None)
         atr = entry[1] if entry is not None else None
-        plan = self.protection.on_fill(fill, snap, intent_id, atr)
+        plan = self.protection.on_fill(fill, snap, intent_id, atr, owner=cid, owner_kind=order.kind)
         if snap.qty == 0 or not self.orders.has_live_exit(fill.symbol):
             self.exits.exit_resolved(fill.symbol)
+        if order.kind in (IntentKind.EXIT, IntentKind.FLATTEN) and not order.live and snap.qty != 0:
+            self.protection.exit_failed(fill.symbol)  # the exit is done and the position still open
         await self._run_protection(plan)
         return True
 
@@ -435,9 +487,28 @@ class ExecutionEngine:
         if opened:
             self._trip_start[after.symbol] = before.realized_pnl - before.fees
 
+    # --- the order machines (engine_orders.py) --------------------------------------------------------------
+    def _refused(self, refusal: TransitionRefused) -> None:
+        refused(self, refusal)
+
+    def _protection_refused(self, record: Mapping[str, object]) -> None:
+        protection_refused(self, record)
+
+    def order_changed(self, order: TrackedOrder, event: JournalEvent) -> None:
+        """A journal record moved ``order``: drive its symbol's protection machine (see ``engine_orders``)."""
+        order_changed(self, order, event)
+
+    async def record_report(self, order: TrackedOrder, rep: OrderReport, detail: str) -> None:
+        """Journal the venue's report of ``order``; a triggered conditional is followed (engine_orders)."""
+        await record_report(self, order, rep, detail)
+
+    async def follow_trigger(self, order: TrackedOrder) -> None:
+        """Look up the regular order a triggered conditional became and journal what it did."""
+        await follow_trigger(self, order)
+
     # --- protection (engine_protection.py) -----------------------------------------------------------------
     async def _run_protection(self, plan: ProtectionPlan) -> None:
-        """Execute ``plan``: journal its events, place, close breached positions, cancel."""
+        """Execute ``plan``: journal, cancel, place, close breached positions, cancel the replaced legs."""
         await run_protection(self, plan)
 
     async def check_protection(self) -> None:
@@ -460,16 +531,40 @@ class ExecutionEngine:
         rng: random.Random | None = None,
         guard: GuardKnobsProvider | None = None,
         symbols: Sequence[str] = (),
+        order_table: CompiledMachine | None = None,
+        protection_table: CompiledMachine | None = None,
     ) -> tuple[ExecutionEngine, RecoveryReport]:
         """Rebuild an engine after a restart on ``journal`` (see the module docstring); entries stay
-        disabled (``entries_enabled`` False) when recovery left anything unresolved.
+        disabled (``entries_enabled`` False) when recovery left anything unresolved, and blocked on a symbol
+        whose position still differs from the venue's after recovery's repair (:attr:`blocked`).
 
         ``symbols`` are the configured trading symbols: recovery also looks there for orders of ours the
         journal lost (a power loss with ``durable_submits=False``), not only where the journal or a venue
         position points."""
         report = await recover(journal, venue, clock, sleep=sleep, symbols=symbols)
-        engine = cls(venue, journal, clock, telemetry, settings, sleep=sleep, rng=rng, guard=guard)
-        engine.restore(JournalState.replay(journal))
+        engine = cls(
+            venue,
+            journal,
+            clock,
+            telemetry,
+            settings,
+            sleep=sleep,
+            rng=rng,
+            guard=guard,
+            order_table=order_table,
+            protection_table=protection_table,
+        )
+        engine.restore(journal)
+        for m in report.position_mismatches:
+            engine.blocked[m.symbol] = "position_mismatch"
+            telemetry.emit(
+                "entry.blocked",
+                symbol=m.symbol,
+                reason="position_mismatch",
+                detail=str(m),
+                severity="critical",
+            )
+        await adopt_live_legs(engine)
         await engine.check_protection()
         engine.entries_enabled = not report.unresolved
         telemetry.emit(
@@ -485,6 +580,7 @@ class ExecutionEngine:
         )
         return engine, report
 
-    def restore(self, state: JournalState) -> None:
-        """Rebuild the tracker, the book and the protection state from a replayed journal (no venue calls)."""
-        restore_from_journal(self, state)
+    def restore(self, journal: JournalSource) -> None:
+        """Rebuild the order machines, the book and the protection state by replaying ``journal`` (no venue
+        calls; see ``engine_restore``)."""
+        restore_from_journal(self, journal)

@@ -9,8 +9,14 @@
   immediately trigger", or the book's mark at / through the trigger) is *breached*: the critical
   ``protection.stop_breached`` event is emitted and the position is closed at once with a reduce-only
   FLATTEN market order (retried by every check while the position stays open).
-* A cancel with ``after`` (an old leg superseded by a re-size) is sent only once that replacement is
-  confirmed; until then the old leg keeps working.
+* Cancels that wait for nothing (legs found missing, leftovers, legs of a flat or flipped position, surplus)
+  are sent before any placement; a cancel with ``after`` (an old leg superseded by a re-size) is sent only
+  once that replacement is confirmed, and until then the old leg keeps working. So a position never has more
+  than its working stop and one replacement (see :mod:`.engine_restore` for the bound while down).
+* The check settles tracked orders the venue no longer lists by a lookup; a triggered conditional is followed
+  to the regular order it became (:meth:`ExecutionEngine.follow_trigger`) until that order ends.
+* A symbol whose entries are blocked because its position differed from the venue's is checked against the
+  venue's positions; it is unblocked once they agree.
 * The check lists each symbol's open orders on its own: a symbol whose listing fails is skipped (and
   reported) without aborting the others.
 """
@@ -28,10 +34,10 @@ from eclipse.contracts import (
     RouterRequest,
     RouterResult,
 )
-from eclipse.execution.exits import ProtectionPlan
+from eclipse.execution.exits import CancelRequest, ProtectionPlan
 from eclipse.execution.router import LookupState, cancel_order
 from eclipse.venues.errors import VenueError, error_class
-from eclipse.venues.types import OrderReport, OrderStatus, Side
+from eclipse.venues.types import OrderReport, OrderStatus, Side, VenueOrderId
 
 if TYPE_CHECKING:
     from eclipse.execution.engine import ExecutionEngine
@@ -62,9 +68,13 @@ def _refused(result: RouterResult) -> bool:
 
 
 async def run_protection(engine: ExecutionEngine, plan: ProtectionPlan) -> None:
-    """Journal the plan's events, place its orders, close breached positions, then send its cancels."""
+    """Journal the plan's events, send the cancels that wait for nothing, place its orders, close breached
+    positions, then send the cancels that wait for a confirmed replacement."""
     for ev in plan.events:
-        engine.journal.append(ev)
+        engine.recorder.append(ev)
+    for c in plan.cancel:
+        if c.after is None:
+            await _cancel(engine, c)
     breached = list(plan.flatten)
     for req in plan.place:
         if req.symbol in breached:
@@ -82,24 +92,30 @@ async def run_protection(engine: ExecutionEngine, plan: ProtectionPlan) -> None:
         if engine.book.snapshot(symbol).qty != 0:
             await engine.flatten(symbol, "stop_breached")
     for c in plan.cancel:
-        if c.after is not None and not engine.protection.confirmed(c.after):
+        if c.after is None:
+            continue
+        if not engine.protection.confirmed(c.after):
             continue  # its replacement is not working yet: the old leg stays (canceled at a later check)
-        if c.client_order_id in engine.orders.orders:
-            ok = await engine.cancel(c.client_order_id)
-        else:  # a leftover on the venue this run never placed (e.g. from before a restart)
-            res = await cancel_order(engine.router, c.symbol, c.client_order_id, conditional=c.conditional)
-            ok = res.confirmed
-            if ok:
-                engine.orders.remember(c.client_order_id)
+        await _cancel(engine, c)
+
+
+async def _cancel(engine: ExecutionEngine, c: CancelRequest) -> None:
+    if c.client_order_id in engine.orders.orders:
+        ok = await engine.cancel(c.client_order_id)
+    else:  # a leftover on the venue this run never placed (e.g. from before a restart)
+        res = await cancel_order(engine.router, c.symbol, c.client_order_id, conditional=c.conditional)
+        ok = res.confirmed
         if ok:
-            engine.protection.forget(c.client_order_id)
+            engine.orders.remember(c.client_order_id)
+    if ok:
+        engine.protection.forget(c.client_order_id)
 
 
 async def _place(engine: ExecutionEngine, req: RouterRequest) -> bool:
     """Place one protective leg; True when it is a stop-loss that cannot be placed (breached or refused for
     good): the position must be closed."""
     if not engine.orders.has_intent(req.intent_id):
-        engine.journal.append(
+        engine.recorder.append(
             IntentCreated(
                 engine.clock.now_ms(), req.intent_id, req.kind, req.symbol, req.side, req.qty, req.ref_price
             )
@@ -109,7 +125,7 @@ async def _place(engine: ExecutionEngine, req: RouterRequest) -> bool:
     if result.outcome is RouterOutcome.PLACED and rep is not None and not rep.status.terminal:
         placed = engine.protection.placed(req.client_order_id)
         if placed is not None:
-            engine.journal.append(placed)
+            engine.recorder.append(placed)
         return False
     mark = engine.book.snapshot(req.symbol).mark
     breached = stop_breached(req, result, mark)
@@ -144,7 +160,8 @@ async def check_protection(engine: ExecutionEngine) -> None:
         try:
             regular = await engine.venue.fetch_open_orders(symbol)
             conditional = await engine.venue.fetch_open_orders(symbol, conditional=True)
-            await _settle_missing(engine, symbol, {o.client_order_id for o in [*regular, *conditional]})
+            listed = {o.venue_id for o in [*regular, *conditional]}
+            await _settle_missing(engine, symbol, listed)
         except VenueError as err:
             failed.add(symbol)
             engine.telemetry.emit(
@@ -154,39 +171,38 @@ async def check_protection(engine: ExecutionEngine) -> None:
         open_orders.extend(regular)
         open_orders.extend(conditional)
     await engine.sync_fills()
+    if engine.blocked:
+        await _recheck_blocked(engine)
     plan = engine.protection.check(open_orders, engine.book.open_positions(), skip=failed)
     await run_protection(engine, plan)
 
 
-async def _settle_missing(engine: ExecutionEngine, symbol: str, listed: set[str | None]) -> None:
-    """Tracked live orders the venue no longer lists as open: look them up and record their end."""
+async def _settle_missing(engine: ExecutionEngine, symbol: str, listed: set[VenueOrderId]) -> None:
+    """Tracked live orders the venue no longer lists as open: look them up and record what the venue says;
+    a triggered conditional is followed to the order it became."""
     for order in engine.orders.live(symbol):
-        cid = order.request.client_order_id
-        if cid in listed:
+        if order.state == "triggered":
+            await engine.follow_trigger(order)
             continue
+        if order.venue_id is not None and order.venue_id in listed:
+            continue
+        cid = order.client_order_id
         found = await engine.router.lookup(
-            symbol, cid, conditional=order.request.type.conditional, intent_id=order.request.intent_id
+            symbol, cid, conditional=order.conditional, intent_id=order.intent_id
         )
         if found.report is not None:
-            engine.orders.update(found.report)
-            if found.report.status.terminal:
-                engine.journal.append(
-                    OrderResolved(
-                        engine.clock.now_ms(),
-                        cid,
-                        found.report.status,
-                        detail="settled at check",
-                        filled=found.report.filled,
-                    )
-                )
+            if found.report.venue_id in listed:
+                await engine.record_report(order, found.report, "listed open at check")
+                continue
+            await engine.record_report(order, found.report, "settled at check")
+            if not order.live:
                 if order.kind is IntentKind.ENTRY:
                     await engine.sync_fills()
                     await engine._settle_entry(order, found.report)
                 elif order.kind in (IntentKind.EXIT, IntentKind.FLATTEN):
                     engine.exits.exit_resolved(symbol)
         elif found.error is not None and found.state is LookupState.NOT_FOUND:
-            engine.orders.resolve(cid, OrderStatus.REJECTED, Decimal(0))
-            engine.journal.append(
+            engine.recorder.append(
                 OrderResolved(
                     engine.clock.now_ms(),
                     cid,
@@ -196,3 +212,18 @@ async def _settle_missing(engine: ExecutionEngine, symbol: str, listed: set[str 
                     filled=Decimal(0),
                 )
             )
+
+
+async def _recheck_blocked(engine: ExecutionEngine) -> None:
+    """Unblock the symbols whose book position now equals the venue's (a failing read leaves them blocked)."""
+    try:
+        positions = await engine.venue.fetch_positions()
+    except VenueError:
+        return
+    venue: dict[str, Decimal] = {}
+    for p in positions:
+        venue[p.symbol] = venue.get(p.symbol, Decimal(0)) + (p.qty if p.side is Side.BUY else -p.qty)
+    for symbol in sorted(engine.blocked):
+        if engine.book.snapshot(symbol).qty == venue.get(symbol, Decimal(0)):
+            reason = engine.blocked.pop(symbol)
+            engine.telemetry.emit("entry.unblocked", symbol=symbol, reason=reason)

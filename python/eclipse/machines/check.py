@@ -1,5 +1,7 @@
-"""``eclipse specs``: verify that the machines in code equal their specs, run the bounded model check, and
-render the specs as tables, Mermaid diagrams and the generated ``specs/README.md``."""
+"""``eclipse specs``: verify that the machines in code equal their specs, that every invariant is bound to the
+registered checkers that enforce it (both ways) and every spec constant to the code, run the conformance
+checkers and the bounded model check (regular and conditional orders), and render the specs as tables,
+Mermaid diagrams and the generated ``specs/README.md``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eclipse.machines import render
+from eclipse.machines.checkers import binding_problems, constant_problems, registry
 from eclipse.machines.conformance import differences
 from eclipse.machines.spec import Spec, SpecError, load_specs
 from eclipse.machines.table import CompiledMachine, compile_class
@@ -16,6 +19,7 @@ __all__ = [
     "MACHINE_CLASSES",
     "CheckReport",
     "MachineCheck",
+    "ModelSummary",
     "code_machine",
     "readme_text",
     "render_check",
@@ -42,7 +46,8 @@ def code_machine(name: str) -> CompiledMachine | None:
 
 @dataclass(frozen=True, slots=True)
 class MachineCheck:
-    """Conformance result of one machine."""
+    """Conformance result of one machine: the graph (``differences``) and its conformance checkers
+    (``checker_problems``, each line naming the checker and its invariant)."""
 
     name: str
     states: int
@@ -50,6 +55,29 @@ class MachineCheck:
     invariants: int
     differences: tuple[str, ...]
     has_code: bool
+    checkers: int = 0
+    checker_problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """The class exists, describes the spec's graph and passes its conformance checkers."""
+        return self.has_code and not self.differences and not self.checker_problems
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSummary:
+    """The bounded model check of one configuration."""
+
+    configuration: str
+    depth: int
+    states: int
+    transitions: int
+    exhausted: bool
+    seconds: float
+    violations: tuple[str, ...]
+    advisories: tuple[str, ...] = ()
+    max_reconcile_cycles: int = 0
+    k_cycles: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,57 +85,112 @@ class CheckReport:
     """Everything ``eclipse specs check`` verified."""
 
     machines: tuple[MachineCheck, ...]
-    model_depth: int
-    model_states: int
-    model_transitions: int
-    model_violations: tuple[str, ...]
-    model_advisories: tuple[str, ...] = ()
+    models: tuple[ModelSummary, ...]
+    bindings: tuple[str, ...] = ()  # invariants <-> registered checkers, spec constants <-> code
+    checkers_registered: int = 0
+
+    @property
+    def model_violations(self) -> tuple[str, ...]:
+        """Every configuration's violations."""
+        return tuple(v for m in self.models for v in m.violations)
 
     @property
     def ok(self) -> bool:
-        """True when every machine conforms, has code, and the model check found no violation."""
-        return all(m.has_code and not m.differences for m in self.machines) and not self.model_violations
+        """True when every machine conforms (graph and conformance checkers), every invariant and constant is
+        bound, and the model check found no violation."""
+        return all(m.ok for m in self.machines) and not self.bindings and not self.model_violations
 
 
 def run_check(spec_dir: Path, depth: int | None = None) -> CheckReport:
-    """Conformance of every spec in ``spec_dir`` against its class, then the model check to ``depth``."""
+    """Conformance of every spec in ``spec_dir`` against its class, the bindings of invariants to checkers and
+    of constants to code, the declared conformance checkers on the code's tables, then the model check of
+    each configuration to ``depth`` (default: each configuration's own)."""
     specs = load_specs(spec_dir)
     if not specs:
         raise SpecError(f"{spec_dir}: no *.toml specs")
+    reg = registry()
     machines = []
     for name, spec in specs.items():
         code = code_machine(name)
         diffs = tuple(differences(spec, code)) if code is not None else (f"{name}: no class in the code",)
+        problems: list[str] = []
+        declared = [(c, inv) for c, inv in spec.checkers.items() if ".conformance." in c and c in reg]
+        if code is not None:
+            for checker, inv in declared:
+                problems.extend(f"{name}: {checker} ({inv}): {p}" for p in reg[checker].func(code))
         machines.append(
             MachineCheck(
-                name, len(spec.states), len(spec.rows), len(spec.invariants), diffs, code is not None
+                name,
+                len(spec.states),
+                len(spec.rows),
+                len(spec.invariants),
+                diffs,
+                code is not None,
+                len(spec.checkers),
+                tuple(problems),
             )
         )
+    bindings = (*binding_problems(specs, reg), *constant_problems(specs))
     from eclipse.machines import modelcheck
 
-    report = modelcheck.check(spec_dir, depth if depth is not None else modelcheck.DEFAULT_DEPTH)
-    violations = tuple(modelcheck.render_violation(v) for v in report.violations)
-    advisories = tuple(modelcheck.render_violation(v) for v in report.advisories)
-    return CheckReport(
-        tuple(machines), report.depth, report.states_explored, report.transitions, violations, advisories
-    )
+    models = []
+    for report in modelcheck.check_all(spec_dir, depth):
+        models.append(
+            ModelSummary(
+                report.configuration,
+                report.depth,
+                report.states_explored,
+                report.transitions,
+                report.exhausted,
+                report.seconds,
+                tuple(modelcheck.render_violation(v) for v in report.violations),
+                tuple(modelcheck.render_violation(v, "ADVISORY") for v in report.advisories),
+                report.max_reconcile_cycles,
+                report.k_cycles,
+            )
+        )
+    return CheckReport(tuple(machines), tuple(models), tuple(bindings), len(reg))
 
 
 def render_check(report: CheckReport) -> str:
-    """The report as text: one line per machine, the model check's figures and the verdict."""
-    lines = [f"{'machine':<12} {'states':>6} {'transitions':>11} {'invariants':>10}  conformance"]
+    """The report as text: one line per machine, the bindings, each model check's figures and the verdict."""
+    lines = [
+        f"{'machine':<12} {'states':>6} {'transitions':>11} {'invariants':>10} {'checkers':>8}  conformance"
+    ]
     for m in report.machines:
-        verdict = "ok" if m.has_code and not m.differences else f"FAILED ({len(m.differences)})"
-        lines.append(f"{m.name:<12} {m.states:>6} {m.transitions:>11} {m.invariants:>10}  {verdict}")
-        lines.extend(f"  - {d}" for d in m.differences)
-    lines.append(
-        f"model check: depth {report.model_depth}, {report.model_states:,} states, "
-        f"{report.model_transitions:,} transitions explored, {len(report.model_violations)} violation(s)"
-    )
-    lines.extend(report.model_violations)
-    if report.model_advisories:
-        lines.append(f"advisories (reported, not failures): {len(report.model_advisories)}")
-        lines.extend(report.model_advisories)
+        bad = len(m.differences) + len(m.checker_problems)
+        verdict = "ok" if m.ok else f"FAILED ({bad})"
+        lines.append(
+            f"{m.name:<12} {m.states:>6} {m.transitions:>11} {m.invariants:>10} {m.checkers:>8}  {verdict}"
+        )
+        lines.extend(f"  - {d}" for d in (*m.differences, *m.checker_problems))
+    declared = sum(m.checkers for m in report.machines)
+    if report.bindings:
+        lines.append(f"bindings: FAILED ({len(report.bindings)})")
+        lines.extend(f"  - {b}" for b in report.bindings)
+    else:
+        lines.append(
+            f"bindings: ok ({declared} checkers declared by the invariants, {report.checkers_registered} "
+            "registered; every spec constant read or equal to the code's)"
+        )
+    for mc in report.models:
+        bound = "exhausted" if mc.exhausted else "bounded"
+        k = (
+            "convergence not checked"
+            if mc.k_cycles is None
+            else (
+                f"converges within {mc.max_reconcile_cycles} repairing cycle(s) + a clean one "
+                f"(K={mc.k_cycles})"
+            )
+        )
+        lines.append(
+            f"model check ({mc.configuration}): depth {mc.depth} ({bound}), {mc.states:,} states, "
+            f"{mc.transitions:,} transitions, {mc.seconds:.1f} s, {k}, {len(mc.violations)} violation(s)"
+        )
+        lines.extend(mc.violations)
+        if mc.advisories:
+            lines.append(f"advisories (reported, not failures): {len(mc.advisories)}")
+            lines.extend(mc.advisories)
     lines.append("result: OK" if report.ok else "result: FAILED")
     return "\n".join(lines)
 
@@ -115,23 +198,37 @@ def render_check(report: CheckReport) -> str:
 README_HEAD = """# specs/: the state machines of Eclipse
 
 Each machine is declared once here, in TOML: states (initial, terminal, in flight), events, transitions with
-named guards (the first row whose guard holds wins), and the invariants that concern it, each with the suites
-that enforce it. The python-statemachine classes in `python/eclipse/machines/` must describe the same graph;
-`eclipse specs check` verifies that both ways, runs the bounded model check and prints the result. At run time
-the machines execute as tables compiled from those classes (one dict lookup per event).
+named guards (the first row whose guard holds wins), the invariants that concern it, each with the suites
+that enforce it and the registered checkers that do (`checkers`, `<machine>.<suite>.<check>`), and the
+numbers its text states (`[constants]`, written into the text as `{name}`). The python-statemachine classes
+in `python/eclipse/machines/` must describe the same graph; `eclipse specs check` verifies that both ways,
+verifies that every checker an invariant names is registered in the code
+(`python/eclipse/machines/checkers.py`) and every registered checker is named by an invariant, compares each
+constant with the code constants it names (or makes sure a checker reads it), runs the conformance checkers
+and the bounded model check (regular orders with the posture, and conditional orders) and prints the result.
+At run time the machines execute as tables compiled from those classes (one dict lookup per event).
 
 This file is generated: `eclipse specs readme --write` rewrites it, and a test fails when it is out of date.
 """
 
 
 def _section(spec: Spec) -> str:
-    inv = "\n".join(f"- `{i.name}` ({', '.join(i.suites)}): {i.statement}" for i in spec.invariants)
+    inv = "\n".join(
+        f"- `{i.name}` ({', '.join(i.suites)}): {i.statement}. "
+        f"Checkers: {', '.join(f'`{c}`' for c in i.checkers)}"
+        for i in spec.invariants
+    )
+    consts = "\n".join(
+        f"- `{c.name}` = {c.value}: {c.meaning}"
+        + (f" (equals {', '.join(f'`{r}`' for r in c.code)})" if c.code else "")
+        for c in spec.constants
+    )
     terminal = ", ".join(f"`{s}`" for s in sorted(spec.terminal)) or "none"
     in_flight = ", ".join(f"`{s}`" for s in sorted(spec.in_flight)) or "none"
     flags = f"Initial: `{spec.initial}`. Terminal: {terminal}. In flight: {in_flight}."
     return (
         f"## {spec.name}\n\n{spec.description}\n\n{flags}\n\n```mermaid\n{render.mermaid(spec)}\n```\n\n"
-        f"{render.table(spec)}\n\nInvariants:\n\n{inv or '- none'}\n"
+        f"{render.table(spec)}\n\nInvariants:\n\n{inv or '- none'}\n\nConstants:\n\n{consts or '- none'}\n"
     )
 
 

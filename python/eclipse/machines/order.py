@@ -562,10 +562,11 @@ class IntentOrders:
     """The venue orders of one intent, attempt by attempt (attempt n has ``client_order_id(intent, n)``).
 
     :meth:`new_order` refuses while an order is live, and in particular while one has an unknown outcome:
-    one live order per intent, and an unknown outcome is resolved before any resubmit.
+    one live order per intent, and an unknown outcome is resolved before any resubmit. ``table``: the compiled
+    machine every attempt runs (default :data:`ORDER_TABLE`).
     """
 
-    __slots__ = ("_by_id", "_clock", "_on_event", "_orders", "intent_id", "prefix")
+    __slots__ = ("_by_id", "_clock", "_on_event", "_orders", "_table", "intent_id", "prefix")
 
     def __init__(
         self,
@@ -574,12 +575,14 @@ class IntentOrders:
         prefix: str = "ecl",
         on_event: EventSink | None = None,
         clock: Clock | None = None,
+        table: CompiledMachine | None = None,
     ) -> None:
         client_order_id(intent_id, 0, prefix)  # validates both
         self.intent_id = intent_id
         self.prefix = prefix
         self._on_event = on_event
         self._clock = clock
+        self._table = table  # the machine every attempt runs (None: ORDER_TABLE)
         self._orders: list[OrderTracker[float]] = []
         self._by_id: dict[str, OrderTracker[float]] = {}
 
@@ -626,6 +629,7 @@ class IntentOrders:
             prefix=self.prefix,
             on_event=self._on_event,
             clock=self._clock,
+            table=self._table,
         )
         self._orders.append(order)
         self._by_id[order.client_order_id] = order

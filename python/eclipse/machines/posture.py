@@ -46,6 +46,7 @@ from eclipse.machines.debt import BeliefDebt
 from eclipse.machines.table import CompiledMachine, Outcome, Refusal, Runner, compile_class
 
 __all__ = [
+    "DEFAULT_RED_LOCK_CRITICAL_STREAK",
     "KNOBS",
     "LEVEL",
     "POSTURE",
@@ -59,6 +60,10 @@ __all__ = [
 
 OnEvent = Callable[[Mapping[str, object]], None]
 """Telemetry sink: receives one structured event (``{"event": "<machine>.<name>", ...}``)."""
+
+DEFAULT_RED_LOCK_CRITICAL_STREAK: Final = 2
+"""RED_LOCK entries since the last completed warmup that make an entry critical (``red_lock_critical_streak``
+in ``specs/posture.toml``; ``eclipse specs check`` compares the two)."""
 
 
 class Posture(enum.StrEnum):
@@ -247,7 +252,7 @@ class PostureController:
         thresholds: PostureThresholds | None = None,
         hysteresis_sec: float = 120.0,
         warmup_sec: float = 300.0,
-        red_lock_critical_streak: int = 2,
+        red_lock_critical_streak: int = DEFAULT_RED_LOCK_CRITICAL_STREAK,
         *,
         belief: BeliefDebt | None = None,
         on_event: OnEvent | None = None,

@@ -5,9 +5,14 @@ stop within ``T_protect``, or entries for that symbol are blocked and the gap co
 compiled table, and :class:`ProtectionTracker` drives one symbol's instance through a
 :class:`~eclipse.machines.table.Runner` and keeps the T_protect clock:
 
-* "covered" means a stop confirmed by the venue covers the whole position;
-* the gap clock starts when an open position becomes uncovered and stops only when it is covered again or the
-  position is flat (failed placements, further entry fills and failed exits never restart it);
+* "covered" means a stop confirmed by the venue covers the whole position. The flag follows the venue's facts,
+  not only the machine's transitions: a fill that grows the position (``entry_filled``) or the stop going
+  missing (``protection_missing``) uncovers the position even when the machine refuses the event (a refused
+  report is still a fact: the position did grow, the stop is gone); only an accepted ``protection_placed``
+  covers it, and leaving the open states uncovers it;
+* the gap clock runs whenever the machine is in an open state and the position is not covered: it starts when
+  that first holds and stops only when the position is covered again or flat (failed placements, further
+  entry fills and failed exits never restart it), whatever the machine did with the event;
 * past ``T_protect`` (strictly longer), :meth:`ProtectionTracker.entries_blocked` is True and
   :meth:`ProtectionTracker.unprotected_debt_sec` reports the overrun (seconds beyond ``T_protect``; the grace
   window itself is not debt);
@@ -84,6 +89,8 @@ PROTECTION: Final[CompiledMachine] = compile_class(ProtectionMachine)
 """The compiled table of :class:`ProtectionMachine` (compiled once at import)."""
 
 _GUARDS: Final[Mapping[str, Callable[[object], bool]]] = {"covered": bool}
+_UNCOVERING: Final = frozenset({"entry_filled", "protection_missing"})
+"""Events that uncover the position whatever the machine does with them (venue facts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +127,13 @@ class ProtectionTracker:
     )
 
     def __init__(
-        self, symbol: str, clock: Clock, t_protect_sec: float, on_event: OnEvent | None = None
+        self,
+        symbol: str,
+        clock: Clock,
+        t_protect_sec: float,
+        on_event: OnEvent | None = None,
+        *,
+        table: CompiledMachine | None = None,
     ) -> None:
         if not t_protect_sec >= 0:
             raise ValueError(f"t_protect_sec must be >= 0, got {t_protect_sec}")
@@ -131,13 +144,18 @@ class ProtectionTracker:
         self._covered = False
         self._gap_since_ms: int | None = None
         self._overdue_reported = False
-        self._runner = Runner(PROTECTION, _GUARDS, self._refused)
+        self._runner = Runner(table if table is not None else PROTECTION, _GUARDS, self._refused)
 
     # --- state ----------------------------------------------------------------------------------------------
     @property
     def state(self) -> str:
         """Current state of the machine."""
         return self._runner.state
+
+    @property
+    def table(self) -> CompiledMachine:
+        """The compiled machine this tracker runs (:data:`PROTECTION` unless another was given)."""
+        return self._runner.machine
 
     @property
     def is_open(self) -> bool:
@@ -264,12 +282,12 @@ class ProtectionTracker:
     # --- internals ------------------------------------------------------------------------------------------
     def _fire(self, event: str) -> Outcome:
         out = self._runner.fire(event, self._covered)
-        if not out.accepted:
-            return out
-        if event == "protection_placed":
+        if event in _UNCOVERING:
+            self._covered = (
+                False  # a fact, accepted or not: the position grew past the stop, or the stop is gone
+            )
+        elif event == "protection_placed" and out.accepted:
             self._covered = True
-        elif event in ("protection_missing", "entry_filled"):
-            self._covered = False  # a further fill outgrows the stop's quantity
         if out.target not in OPEN_STATES:
             self._covered = False
         now = self._clock.now_ms()

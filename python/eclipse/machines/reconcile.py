@@ -24,13 +24,24 @@ from statemachine import State, StateMachine
 from eclipse.clock import Clock
 from eclipse.machines.table import CompiledMachine, Outcome, Refusal, Runner, compile_class
 
-__all__ = ["K_CYCLES", "RECONCILE", "OnEvent", "ReconcileCycle", "ReconcileMachine", "backoff_delay_ms"]
+__all__ = [
+    "BACKOFF_FACTOR",
+    "K_CYCLES",
+    "RECONCILE",
+    "OnEvent",
+    "ReconcileCycle",
+    "ReconcileMachine",
+    "backoff_delay_ms",
+]
 
 OnEvent = Callable[[Mapping[str, object]], None]
 """Telemetry sink: receives one structured event (``{"event": "<machine>.<name>", ...}``)."""
 
 K_CYCLES: Final = 2
-"""Cycles started after the faults stop within which a clean diff is reached."""
+"""Cycles started after the faults stop within which a clean diff is reached (``k_cycles`` in
+``specs/reconcile.toml``; ``eclipse specs check`` compares the two)."""
+BACKOFF_FACTOR: Final = 2
+"""Each consecutive failed cycle multiplies the delay by this (``backoff_factor`` in the spec)."""
 
 
 class ReconcileMachine(StateMachine):
@@ -92,10 +103,16 @@ _GUARDS: Final[Mapping[str, Callable[[object], bool]]] = {
 
 
 def backoff_delay_ms(failures: int, base_ms: int, max_ms: int) -> int:
-    """Delay after the ``failures``-th consecutive failed cycle: ``min(max_ms, base_ms * 2^(failures-1))``."""
+    """Delay after the ``failures``-th consecutive failed cycle:
+    ``min(max_ms, base_ms * BACKOFF_FACTOR^(failures-1))``."""
     if failures <= 0:
         return 0
-    return min(max_ms, base_ms << min(failures - 1, 62))
+    delay = base_ms
+    for _ in range(failures - 1):  # at most ~log2(max_ms / base_ms) + 1 rounds before the cap
+        if delay >= max_ms:
+            break
+        delay *= BACKOFF_FACTOR
+    return min(max_ms, delay)
 
 
 class ReconcileCycle:

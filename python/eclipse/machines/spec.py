@@ -19,24 +19,59 @@ A spec file holds one machine::
 
     [[invariant]]
     name = "one_live_order_per_intent"
-    statement = "..."
+    statement = "at most {max_live_orders_per_intent} live order ..."
     suites = ["property", "model_check"]
+    checkers = ["order.property.one_live_order", "order.model_check.one_live_order"]
+
+    [constants]
+    max_live_orders_per_intent = { value = 1, meaning = "...", code = ["module:NAME"] }
 
 Rows are ordered: for one (source, event) the first row whose guard holds wins.
+
+Invariants are bound to the code: ``checkers`` names the registered checkers that enforce the invariant
+(``<machine>.<suite>.<check>``, see :mod:`eclipse.machines.checkers`); every suite the invariant lists has at
+least one checker of that suite and every checker's suite is listed. A spec's numbers are ``[constants]``:
+``value`` (an int or a float), ``meaning``, and optionally ``code``, the code's constants (``module:NAME``)
+that must equal it (``eclipse specs check`` compares them; a constant without ``code`` is read by a
+checker). Text (the description, statements and notes) names a constant as ``{name}``; the loader writes its
+value in, so the text never states a number the spec does not hold.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from eclipse.errors import EclipseError
 
-__all__ = ["SUITES", "Invariant", "Row", "Spec", "SpecError", "find_spec_dir", "load_spec", "load_specs"]
+__all__ = [
+    "SUITES",
+    "Constant",
+    "Invariant",
+    "Row",
+    "Spec",
+    "SpecError",
+    "checker_parts",
+    "find_spec_dir",
+    "load_spec",
+    "load_specs",
+]
 
 SUITES = ("conformance", "property", "model_check")
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_CHECKER = re.compile(r"([a-z][a-z0-9_]*)\.(conformance|property|model_check)\.([a-z][a-z0-9_]*)")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CODE_REF = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
+
+
+def checker_parts(name: str) -> tuple[str, str, str] | None:
+    """``(machine, suite, check)`` of a checker name ``<machine>.<suite>.<check>``; None when malformed."""
+    m = _CHECKER.fullmatch(name)
+    return (m.group(1), m.group(2), m.group(3)) if m else None
 
 
 class SpecError(EclipseError):
@@ -60,11 +95,22 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Invariant:
-    """A named property of a machine and the suites that enforce it."""
+    """A named property of a machine, the suites that enforce it and the registered checkers that do."""
 
     name: str
     statement: str
     suites: tuple[str, ...]
+    checkers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """A number the spec states: read by a checker, or compared with the code's ``code`` constants."""
+
+    name: str
+    value: int | float
+    meaning: str
+    code: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +126,7 @@ class Spec:
     rows: tuple[Row, ...]
     invariants: tuple[Invariant, ...]
     path: Path | None = None
+    constants: tuple[Constant, ...] = ()
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -90,6 +137,18 @@ class Spec:
     def guards(self) -> tuple[str, ...]:
         """Guard names in order of first appearance."""
         return tuple(dict.fromkeys(r.guard for r in self.rows if r.guard))
+
+    def constant(self, name: str) -> int | float:
+        """The value of constant ``name``; SpecError naming the file when the spec has none."""
+        for c in self.constants:
+            if c.name == name:
+                return c.value
+        raise SpecError(f"{self.path or self.name}: no constant {name!r} in [constants]")
+
+    @property
+    def checkers(self) -> Mapping[str, str]:
+        """Every checker the spec names -> the invariant that names it."""
+        return {c: inv.name for inv in self.invariants for c in inv.checkers}
 
 
 def _str_list(where: str, table: dict[str, object], key: str) -> tuple[str, ...]:
@@ -117,22 +176,63 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(f"{path}: missing [machine] table")
     where = f"{path} [machine]"
     states = _str_list(where, machine, "states")
+    constants = tuple(_constants(path, doc.get("constants", {})))
+    values = {c.name: c.value for c in constants}
+
+    def text(where: str, value: str) -> str:
+        return _fill(where, value, values)
+
     spec = Spec(
         name=_str(where, machine, "name"),
-        description=_str(where, machine, "description", ""),
+        description=text(where, _str(where, machine, "description", "")),
         states=states,
         initial=_str(where, machine, "initial"),
         terminal=frozenset(_str_list(where, machine, "terminal")),
         in_flight=frozenset(_str_list(where, machine, "in_flight")),
-        rows=tuple(_rows(path, doc.get("transition", []))),
-        invariants=tuple(_invariants(path, doc.get("invariant", []))),
+        rows=tuple(_rows(path, doc.get("transition", []), text)),
+        invariants=tuple(_invariants(path, doc.get("invariant", []), text)),
         path=path,
+        constants=constants,
     )
     _check(spec)
     return spec
 
 
-def _rows(path: Path, raw: object) -> Iterable[Row]:
+def _fill(where: str, value: str, values: Mapping[str, int | float]) -> str:
+    """``value`` with each ``{name}`` replaced by the constant's value; SpecError for an unknown name."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in values:
+            raise SpecError(f"{where}: text names {{{name}}}, which is not in [constants]")
+        return str(values[name])
+
+    return _PLACEHOLDER.sub(one, value)
+
+
+def _constants(path: Path, raw: object) -> Iterable[Constant]:
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path}: [constants] must be a table of name = {{ value = ..., meaning = ... }}")
+    for name, t in raw.items():
+        where = f"{path} constant {name}"
+        if not _NAME.fullmatch(name):
+            raise SpecError(f"{where}: a constant name is lower_snake_case")
+        if not isinstance(t, dict):
+            raise SpecError(f"{where}: must be a table {{ value = ..., meaning = ... }}")
+        value = t.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(f"{where}: value must be a number (an int or a float), got {value!r}")
+        code = _str_list(where, t, "code")
+        bad = [c for c in code if not _CODE_REF.fullmatch(c)]
+        if bad:
+            raise SpecError(f"{where}: code must name constants as module:NAME, got {bad}")
+        unknown = sorted(set(t) - {"value", "meaning", "code"})
+        if unknown:
+            raise SpecError(f"{where}: unknown fields {unknown}")
+        yield Constant(name, value, _str(where, t, "meaning"), code)
+
+
+def _rows(path: Path, raw: object, text: Callable[[str, str], str]) -> Iterable[Row]:
     if not isinstance(raw, list):
         raise SpecError(f"{path}: [[transition]] must be an array of tables")
     for i, t in enumerate(raw):
@@ -145,10 +245,11 @@ def _rows(path: Path, raw: object) -> Iterable[Row]:
         note = t.get("note", "")
         if not isinstance(note, str):
             raise SpecError(f"{where}: note must be a string")
-        yield Row(_str(where, t, "source"), _str(where, t, "event"), _str(where, t, "target"), guard, note)
+        source, event, target = _str(where, t, "source"), _str(where, t, "event"), _str(where, t, "target")
+        yield Row(source, event, target, guard, text(where, note))
 
 
-def _invariants(path: Path, raw: object) -> Iterable[Invariant]:
+def _invariants(path: Path, raw: object, text: Callable[[str, str], str]) -> Iterable[Invariant]:
     if not isinstance(raw, list):
         raise SpecError(f"{path}: [[invariant]] must be an array of tables")
     for i, inv in enumerate(raw):
@@ -161,7 +262,22 @@ def _invariants(path: Path, raw: object) -> Iterable[Invariant]:
             raise SpecError(
                 f"{where}: suites must name one or more of {', '.join(SUITES)} (got {list(suites)})"
             )
-        yield Invariant(_str(where, inv, "name"), _str(where, inv, "statement"), suites)
+        name = _str(where, inv, "name")
+        where = f"{path} invariant {name}"
+        checkers = _str_list(where, inv, "checkers")
+        if not checkers:
+            raise SpecError(f"{where}: checkers must name the registered checker(s) that enforce it")
+        parts = [checker_parts(c) for c in checkers]
+        malformed = [c for c, p in zip(checkers, parts, strict=True) if p is None]
+        if malformed:
+            raise SpecError(f"{where}: checker names are <machine>.<suite>.<check>, got {malformed}")
+        by_suite = {p[1] for p in parts if p is not None}
+        if by_suite != set(suites):
+            raise SpecError(
+                f"{where}: suites {sorted(suites)} but its checkers are of the suites {sorted(by_suite)}: "
+                "every suite listed needs a checker of that suite, and every checker's suite is listed"
+            )
+        yield Invariant(name, text(where, _str(where, inv, "statement")), suites, checkers)
 
 
 def _check(spec: Spec) -> None:
@@ -194,6 +310,15 @@ def _check(spec: Spec) -> None:
     inv_names = [i.name for i in spec.invariants]
     if len(set(inv_names)) != len(inv_names):
         raise SpecError(f"{where}: invariant names must be unique")
+    named = [c for inv in spec.invariants for c in inv.checkers]
+    twice = sorted({c for c in named if named.count(c) > 1})
+    if twice:
+        raise SpecError(f"{where}: checkers {twice} are named by more than one invariant")
+    other = sorted(c for c in named if not c.startswith(f"{spec.name}."))
+    if other:
+        raise SpecError(
+            f"{where}: checkers {other} belong to another machine (names start with {spec.name}.)"
+        )
 
 
 def find_spec_dir(start: Path | None = None) -> Path:

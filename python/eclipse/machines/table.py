@@ -36,6 +36,8 @@ class CompiledMachine:
     in_flight: frozenset[str]
     rows: tuple[Row, ...]
     rows_for: Mapping[tuple[str, str], tuple[Row, ...]] = field(repr=False)
+    guard_names: frozenset[str] = field(default=frozenset(), repr=False)
+    """The guards its rows name (filled by the compile functions; a runner checks it has them all)."""
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -51,10 +53,21 @@ def _index(rows: tuple[Row, ...]) -> Mapping[tuple[str, str], tuple[Row, ...]]:
     return {k: tuple(v) for k, v in table.items()}
 
 
+def _guards(rows: tuple[Row, ...]) -> frozenset[str]:
+    return frozenset(r.guard for r in rows if r.guard)
+
+
 def compile_spec(spec: Spec) -> CompiledMachine:
     """The table of a spec (used by the model check, which explores the spec itself)."""
     return CompiledMachine(
-        spec.name, spec.states, spec.initial, spec.terminal, spec.in_flight, spec.rows, _index(spec.rows)
+        spec.name,
+        spec.states,
+        spec.initial,
+        spec.terminal,
+        spec.in_flight,
+        spec.rows,
+        _index(spec.rows),
+        _guards(spec.rows),
     )
 
 
@@ -82,7 +95,14 @@ def compile_class(cls: type[StateMachine]) -> CompiledMachine:
     in_flight: frozenset[str] = getattr(cls, "IN_FLIGHT")  # noqa: B009
     frozen = tuple(rows)
     return CompiledMachine(
-        name, tuple(s.id for s in cls.states), initial[0], terminal, in_flight, frozen, _index(frozen)
+        name,
+        tuple(s.id for s in cls.states),
+        initial[0],
+        terminal,
+        in_flight,
+        frozen,
+        _index(frozen),
+        _guards(frozen),
     )
 
 
@@ -125,8 +145,9 @@ class Runner:
         on_refuse: Callable[[Refusal], None] | None = None,
         state: str | None = None,
     ) -> None:
-        missing = sorted({r.guard for r in machine.rows if r.guard} - set(guards))
-        if missing:
+        names = machine.guard_names or _guards(machine.rows)  # computed once, at compile time
+        if not names <= guards.keys():
+            missing = sorted(names - guards.keys())
             raise ValueError(f"machine {machine.name}: no predicate for guards {missing}")
         self._machine = machine
         self._guards = guards

@@ -21,121 +21,63 @@ an unchanged trigger and quantity; a stop-loss refused because the price is alre
 (``breached``) puts the symbol in :attr:`ProtectionPlan.flatten`: the caller closes the position at market.
 
 Each symbol's :class:`~eclipse.machines.protection.ProtectionTracker` (T_protect =
-``EXIT_PROTECT_GRACE_SEC``) follows: fills, venue confirmations (:meth:`ProtectionManager.placed`), failures
-and the periodic :meth:`ProtectionManager.check`; :meth:`ProtectionManager.entries_blocked` tells the entry
-gate when a position stayed uncovered past T_protect. Nothing here is ever blocked by a guard or posture.
+``EXIT_PROTECT_GRACE_SEC``) runs the whole protection machine: the position's own orders (an entry submitted
+or ended unfilled, an exit submitted or ended with the position open: :meth:`ProtectionManager.entering` and
+the like, called by the engine), fills (the kind of the order a fill belongs to tells a stop or take-profit
+hit from an exit's fill), venue confirmations (:meth:`ProtectionManager.placed`), failures and the periodic
+:meth:`ProtectionManager.check`; :meth:`ProtectionManager.entries_blocked` tells the entry gate when a
+position stayed uncovered past T_protect. Its refusals go to telemetry and to ``on_refusal`` (journaled by the
+engine). After a restart, :meth:`ProtectionManager.adopt_live` makes the legs working on the venue current
+and names the surplus to cancel. Nothing here is ever blocked by a guard or posture.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import replace
 from decimal import Decimal
-from enum import StrEnum
 
 from eclipse.clock import Clock
 from eclipse.contracts import IntentKind, PositionSnapshot, ProtectionEvent, ProtectionState, RouterRequest
-from eclipse.execution.exits.overrides import ExitKnobs, ExitSettings
+from eclipse.execution.exits.legs import (
+    OUR_LEG,
+    CancelRequest,
+    Cover,
+    Leg,
+    LegState,
+    ProtectionPlan,
+    protection_triggers,
+    symbol_tag,
+)
+from eclipse.execution.exits.overrides import ExitSettings
+from eclipse.execution.journal.client_ids import parse_client_id
 from eclipse.machines.protection import ProtectionTracker
+from eclipse.machines.table import CompiledMachine
 from eclipse.telemetry import Telemetry
 from eclipse.venues.types import Fill, OrderReport, OrderType, Side
 
 __all__ = ["CancelRequest", "ProtectionManager", "ProtectionPlan", "protection_triggers"]
 
-_OUR_LEG = re.compile(r"-(sl|tp)-(\d+)$")
-
-
-@dataclass(frozen=True, slots=True)
-class CancelRequest:
-    """Cancel one (conditional) order by client id; a not-found answer is success."""
-
-    symbol: str
-    client_order_id: str
-    conditional: bool = True
-    reason: str = ""
-    after: str | None = None
-    """Send the cancel only once this replacement leg is confirmed (None: at once)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ProtectionPlan:
-    """What to do now: orders to place (first), orders to cancel (after), journal events, and symbols whose
-    position must be closed at market (a stop-loss that cannot be placed: the price is beyond it)."""
-
-    place: tuple[RouterRequest, ...] = ()
-    cancel: tuple[CancelRequest, ...] = ()
-    events: tuple[ProtectionEvent, ...] = ()
-    flatten: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        """True when there is nothing to do."""
-        return not (self.place or self.cancel or self.events or self.flatten)
-
-
-class _LegState(StrEnum):
-    REQUESTED = "requested"
-    CONFIRMED = "confirmed"
-    FAILED = "failed"
-    REFUSED = "refused"
-
-
-@dataclass(slots=True)
-class _Leg:
-    request: RouterRequest
-    state: _LegState
-    since_ms: int
-    breached: bool = False
-
-
-@dataclass(slots=True)
-class _Cover:
-    intent_id: str
-    side: Side
-    qty: Decimal
-    atr_pct: float | None
-    legs: dict[IntentKind, _Leg] = field(default_factory=dict)
-    counts: dict[IntentKind, int] = field(default_factory=dict)
-    retired: dict[IntentKind, list[str]] = field(default_factory=dict)
-    """Superseded legs still possibly working, canceled once their kind's current leg is confirmed."""
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(x))
-
-
-def protection_triggers(
-    side: Side, entry: Decimal, knobs: ExitKnobs, atr_pct: float | None
-) -> tuple[Decimal, Decimal | None]:
-    """``(stop trigger, take-profit trigger or None)`` for a ``side`` position entered at ``entry`` (pure)."""
-    atr_ok = atr_pct is not None and math.isfinite(atr_pct) and atr_pct > 0
-    d_sl = knobs.stop_loss_pct
-    if knobs.stop_loss_atr > 0 and atr_ok and atr_pct is not None:
-        d_sl = min(d_sl, knobs.stop_loss_atr * atr_pct)
-    d_tp = knobs.take_profit_pct
-    if knobs.take_profit_atr > 0 and atr_ok and atr_pct is not None:
-        d_tp = knobs.take_profit_atr * atr_pct
-    one = Decimal(1)
-    if side is Side.BUY:
-        return entry * (one - _dec(d_sl)), (entry * (one + _dec(d_tp)) if d_tp > 0 else None)
-    tp = entry * (one - _dec(d_tp)) if 0 < d_tp < 1 else None
-    return entry * (one + _dec(d_sl)), tp
-
-
-def _sym(symbol: str) -> str:
-    return symbol.split(":")[0].replace("/", "")
-
 
 class ProtectionManager:
     """Protective orders and protection trackers of every symbol."""
 
-    def __init__(self, settings: ExitSettings, clock: Clock, telemetry: Telemetry | None = None) -> None:
+    def __init__(
+        self,
+        settings: ExitSettings,
+        clock: Clock,
+        telemetry: Telemetry | None = None,
+        *,
+        on_refusal: Callable[[Mapping[str, object]], None] | None = None,
+        table: CompiledMachine | None = None,
+    ) -> None:
         self._settings = settings
+        self._table = table
         self._clock = clock
         self._telemetry = telemetry
-        self._covers: dict[str, _Cover] = {}
+        self.on_refusal = on_refusal
+        """Receives each protection machine refusal (the engine journals it); None: telemetry only."""
+        self._covers: dict[str, Cover] = {}
         self._trackers: dict[str, ProtectionTracker] = {}
         self._owner: dict[str, str] = {}  # client id -> symbol
 
@@ -144,11 +86,17 @@ class ProtectionManager:
         """The protection tracker of ``symbol`` (created flat on first use)."""
         tr = self._trackers.get(symbol)
         if tr is None:
-            sink = self._telemetry.sink if self._telemetry is not None else None
             grace = self._settings.for_symbol(symbol).protect_grace_sec
-            tr = ProtectionTracker(symbol, self._clock, grace, sink)
+            tr = ProtectionTracker(symbol, self._clock, grace, self._machine_event, table=self._table)
             self._trackers[symbol] = tr
         return tr
+
+    def _machine_event(self, record: Mapping[str, object]) -> None:
+        """A protection tracker's event: to telemetry, and a refusal also to ``on_refusal``."""
+        if self._telemetry is not None:
+            self._telemetry.sink(record)
+        if self.on_refusal is not None and record.get("event") == "protection.transition_refused":
+            self.on_refusal(record)
 
     def entries_blocked(self, symbol: str) -> bool:
         """True while ``symbol``'s position has been uncovered for longer than T_protect."""
@@ -171,22 +119,27 @@ class ProtectionManager:
         position: PositionSnapshot,
         intent_id: str | None = None,
         atr_pct: float | None = None,
+        *,
+        owner: str | None = None,
+        owner_kind: IntentKind | None = None,
     ) -> ProtectionPlan:
         """React to ``fill`` given ``position`` (the book's snapshot after it).
 
         Protects a new position, re-sizes a grown one, cancels what is left once flat. ``intent_id`` names
-        the entry (default ``P-<sym>-<opened>``) and ``atr_pct`` its ATR% (for ATR distances)."""
+        the entry (default ``P-<sym>-<opened>``) and ``atr_pct`` its ATR% (for ATR distances); ``owner`` /
+        ``owner_kind`` are the client id and kind of the order the fill belongs to (a venue's fill may carry
+        no client id: Binance's trades of a triggered stop name only the order it became)."""
         symbol = position.symbol
         tr = self.tracker(symbol)
         cover = self._covers.get(symbol)
         if position.side is None:
-            return self._flat(symbol, tr, fill.client_order_id)
+            return self._flat(symbol, tr, owner if owner is not None else fill.client_order_id, owner_kind)
         if cover is not None and cover.side is position.side and abs(position.qty) <= cover.qty:
             return ProtectionPlan()  # reduced (or unchanged): the reduce-only legs still cover it
         tr.entry_filled()
         if cover is None or cover.side is not position.side:
             prev = self._ids(cover)
-            fresh = _Cover(intent_id or self._default_intent(position), position.side, Decimal(0), atr_pct)
+            fresh = Cover(intent_id or self._default_intent(position), position.side, Decimal(0), atr_pct)
             if cover is not None and cover.intent_id == fresh.intent_id:
                 fresh.counts = dict(cover.counts)  # never reuse a client id
             self._covers[symbol] = fresh
@@ -200,6 +153,32 @@ class ProtectionManager:
         place = self._place_legs(cover, position, (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT))
         return ProtectionPlan(place, self._retired_cancels(cover, symbol))
 
+    # --- the position's own orders (entries and exits): the rest of the protection machine ------------------
+    def entering(self, symbol: str) -> None:
+        """An entry order of ``symbol`` was submitted (``enter`` when flat)."""
+        tr = self.tracker(symbol)
+        if tr.state == "flat":
+            tr.enter()
+
+    def entry_failed(self, symbol: str) -> None:
+        """An entry order of ``symbol`` ended with no fill (``entry_failed`` while entering)."""
+        tr = self.tracker(symbol)
+        if tr.state == "entering":
+            tr.entry_failed()
+
+    def exiting(self, symbol: str) -> None:
+        """An exit order (rule, forced, flatten) of ``symbol`` was submitted (``exit`` while open)."""
+        tr = self.tracker(symbol)
+        if tr.is_open and tr.state != "exiting":
+            tr.exit()
+
+    def exit_failed(self, symbol: str) -> None:
+        """An exit of ``symbol`` ended with the position still open (``exit_failed`` while exiting: back to
+        protected when a stop covers the position, else to open_unprotected, the T_protect clock running)."""
+        tr = self.tracker(symbol)
+        if tr.state == "exiting":
+            tr.exit_failed()
+
     # --- venue answers --------------------------------------------------------------------------------------
     def placed(self, client_order_id: str) -> ProtectionEvent | None:
         """The venue confirmed the protective order ``client_order_id``; the journal event (None if it is not
@@ -208,9 +187,9 @@ class ProtectionManager:
         if found is None:
             return None
         symbol, kind, leg = found
-        if leg.state is _LegState.CONFIRMED:
+        if leg.state is LegState.CONFIRMED:
             return None
-        leg.state = _LegState.CONFIRMED
+        leg.state = LegState.CONFIRMED
         leg.since_ms = self._clock.now_ms()
         if kind is IntentKind.STOP_LOSS:
             self.tracker(symbol).protection_placed()
@@ -233,7 +212,7 @@ class ProtectionManager:
         if found is None:
             return
         symbol, kind, leg = found
-        leg.state = _LegState.REFUSED if refused or breached else _LegState.FAILED
+        leg.state = LegState.REFUSED if refused or breached else LegState.FAILED
         leg.breached = breached
         leg.since_ms = self._clock.now_ms()
         if kind is IntentKind.STOP_LOSS:
@@ -242,7 +221,7 @@ class ProtectionManager:
     def confirmed(self, client_order_id: str) -> bool:
         """True when ``client_order_id`` is a current leg the venue confirmed."""
         found = self._leg(client_order_id)
-        return found is not None and found[2].state is _LegState.CONFIRMED
+        return found is not None and found[2].state is LegState.CONFIRMED
 
     def retired(self, symbol: str) -> tuple[str, ...]:
         """Client ids of ``symbol``'s superseded legs not yet canceled."""
@@ -268,7 +247,7 @@ class ProtectionManager:
         leg.request = replace(leg.request, client_order_id=new_id)
         self._owner.pop(client_order_id, None)
         self._owner[new_id] = symbol
-        m = _OUR_LEG.search(new_id)
+        m = OUR_LEG.search(new_id)
         if m is not None:
             cover.counts[kind] = max(cover.counts.get(kind, 0), int(m.group(2)))
         return leg.request
@@ -279,11 +258,87 @@ class ProtectionManager:
         ids = list(used)
         for cover in self._covers.values():
             for cid in ids:
-                m = _OUR_LEG.search(cid)
+                m = OUR_LEG.search(cid)
                 if m is None or cid[: m.start()] != cover.intent_id:
                     continue
                 kind = IntentKind.STOP_LOSS if m.group(1) == "sl" else IntentKind.TAKE_PROFIT
                 cover.counts[kind] = max(cover.counts.get(kind, 0), int(m.group(2)))
+
+    def adopt_live(
+        self, open_orders: Iterable[OrderReport], positions: Mapping[str, PositionSnapshot]
+    ) -> tuple[CancelRequest, ...]:
+        """After a restart, before anything is placed: the protective legs of ours working on the venue for an
+        open position become its current legs (confirmed, never re-derived and replaced), one per kind; the
+        other working legs (a replacement placed just before a crash, with the old leg not canceled yet) are
+        returned as cancels, to be sent before any placement. A completed resume thus leaves one stop (and one
+        take-profit) per position, and never adds one to those already working.
+
+        A leg is ours when its client id parses as a protective leg of that symbol (``<intent>-sl|tp-<n>``),
+        it is on the closing side and reduce-only (or close-position). The keeper of a kind is one that covers
+        the whole position if any does, the newest (highest ``n``) first; a keeper smaller than the position
+        is resized by the next check (a replacement placed, then the keeper canceled once it is confirmed)."""
+        found: dict[tuple[str, IntentKind], list[tuple[bool, int, OrderReport, str]]] = {}
+        for o in open_orders:
+            pos = positions.get(o.symbol)
+            cid = o.client_order_id
+            if pos is None or pos.side is None or cid is None or o.status.terminal:
+                continue
+            parsed = parse_client_id(cid)
+            m = OUR_LEG.search(cid)
+            if parsed is None or m is None or not parsed.matches(o.symbol):
+                continue
+            closing = Side.SELL if pos.side is Side.BUY else Side.BUY
+            if o.side is not closing or not (o.reduce_only or o.close_position):
+                continue
+            covers = o.close_position or (o.qty is not None and o.qty >= abs(pos.qty))
+            kind = IntentKind.STOP_LOSS if m.group(1) == "sl" else IntentKind.TAKE_PROFIT
+            found.setdefault((o.symbol, kind), []).append((covers, int(m.group(2)), o, parsed.intent_id))
+        now = self._clock.now_ms()
+        cancels: list[CancelRequest] = []
+        sized: dict[str, Decimal] = {}  # symbol -> the quantity its adopted legs cover
+        for (symbol, kind), legs in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+            pos = positions[symbol]
+            size = abs(pos.qty)
+            legs.sort(key=lambda x: (x[0], x[1]), reverse=True)
+            covers, _, keep, intent = legs[0]
+            cancels.extend(
+                CancelRequest(symbol, str(o.client_order_id), True, "surplus") for _, _, o, _ in legs[1:]
+            )
+            cover = self._covers.get(symbol)
+            if cover is None or cover.side is not pos.side:
+                cover = Cover(intent, pos.side or Side.BUY, size, None)
+                self._covers[symbol] = cover
+            old = cover.legs.get(kind)
+            if old is not None and old.request.client_order_id != keep.client_order_id:
+                self._owner.pop(old.request.client_order_id, None)
+            for cid in cover.retired.pop(kind, []):
+                self._owner.pop(cid, None)
+            req = RouterRequest(
+                intent_id=intent,
+                kind=kind,
+                symbol=symbol,
+                side=keep.side,
+                type=keep.type,
+                qty=keep.qty,
+                client_order_id=str(keep.client_order_id),
+                ref_price=keep.trigger_price or Decimal(0),
+                trigger_price=keep.trigger_price,
+                reduce_only=keep.reduce_only,
+                close_position=keep.close_position,
+            )
+            cover.legs[kind] = Leg(req, LegState.CONFIRMED, now)
+            self._owner[req.client_order_id] = symbol
+            q = size if covers else (keep.qty or size)
+            sized[symbol] = min(sized.get(symbol, q), q)
+            if kind is IntentKind.STOP_LOSS:
+                tr = self.tracker(symbol)
+                if covers:
+                    tr.protection_placed()
+                elif tr.covered:
+                    tr.protection_missing()  # the working stop does not cover the whole position
+        for symbol, q in sized.items():
+            self._covers[symbol].qty = q
+        return tuple(cancels)
 
     # --- periodic check -------------------------------------------------------------------------------------
     def check(
@@ -339,7 +394,7 @@ class ProtectionManager:
             if cid is None or cid in current or cid in queued:
                 continue
             leftover = o.symbol not in open_syms and (o.reduce_only or o.close_position)
-            stale_ours = _OUR_LEG.search(cid) is not None
+            stale_ours = OUR_LEG.search(cid) is not None
             if leftover or stale_ours:
                 cancel.append(CancelRequest(o.symbol, cid, True, "leftover"))
         for tr in self._trackers.values():
@@ -350,7 +405,7 @@ class ProtectionManager:
     def _check_legs(
         self,
         symbol: str,
-        cover: _Cover,
+        cover: Cover,
         position: PositionSnapshot,
         live: set[str],
         now: int,
@@ -365,18 +420,18 @@ class ProtectionManager:
         for kind, leg in sorted(cover.legs.items()):
             cid = leg.request.client_order_id
             if cid in live:
-                confirmed = self.placed(cid) if leg.state is not _LegState.CONFIRMED else None
+                confirmed = self.placed(cid) if leg.state is not LegState.CONFIRMED else None
                 if confirmed is not None:
                     events.append(confirmed)
                 continue
-            if leg.state is _LegState.REFUSED:
+            if leg.state is LegState.REFUSED:
                 if leg.breached and kind is IntentKind.STOP_LOSS:
                     breached = True
                     continue
                 if self._unchanged(cover, position, kind, leg):
                     continue  # never resend what the venue refused definitively
-            overdue = leg.state is _LegState.REQUESTED and now - leg.since_ms > grace_ms
-            if leg.state is _LegState.REQUESTED and not overdue:
+            overdue = leg.state is LegState.REQUESTED and now - leg.since_ms > grace_ms
+            if leg.state is LegState.REQUESTED and not overdue:
                 continue  # still in flight at the router
             events.append(ProtectionEvent(now, symbol, ProtectionState.MISSING, cid))
             self._emit(
@@ -388,7 +443,7 @@ class ProtectionManager:
             place.extend(self._place_legs(cover, position, (kind,)))
         return breached
 
-    def _unchanged(self, cover: _Cover, position: PositionSnapshot, kind: IntentKind, leg: _Leg) -> bool:
+    def _unchanged(self, cover: Cover, position: PositionSnapshot, kind: IntentKind, leg: Leg) -> bool:
         stop, take = protection_triggers(
             cover.side, position.avg_entry, self._settings.for_symbol(position.symbol), cover.atr_pct
         )
@@ -397,13 +452,13 @@ class ProtectionManager:
         return trigger == req.trigger_price and (req.qty is None or req.qty == cover.qty)
 
     @staticmethod
-    def _retire(cover: _Cover) -> None:
+    def _retire(cover: Cover) -> None:
         for kind, leg in cover.legs.items():
             ids = cover.retired.setdefault(kind, [])
-            if leg.state is not _LegState.REFUSED and leg.request.client_order_id not in ids:
+            if leg.state is not LegState.REFUSED and leg.request.client_order_id not in ids:
                 ids.append(leg.request.client_order_id)
 
-    def _retired_cancels(self, cover: _Cover, symbol: str) -> tuple[CancelRequest, ...]:
+    def _retired_cancels(self, cover: Cover, symbol: str) -> tuple[CancelRequest, ...]:
         """Cancels of the retired legs, each to be sent once its kind's current leg is confirmed."""
         out: list[CancelRequest] = []
         for kind in sorted(cover.retired):
@@ -412,9 +467,9 @@ class ProtectionManager:
             out.extend(CancelRequest(symbol, cid, True, "resize", after) for cid in cover.retired[kind])
         return tuple(out)
 
-    def _adopt(self, position: PositionSnapshot, old: _Cover | None) -> ProtectionPlan:
+    def _adopt(self, position: PositionSnapshot, old: Cover | None) -> ProtectionPlan:
         same_side = old is not None and old.side is position.side
-        cover = _Cover(
+        cover = Cover(
             old.intent_id if old is not None and same_side else self._default_intent(position),
             position.side or Side.BUY,
             abs(position.qty),
@@ -432,14 +487,22 @@ class ProtectionManager:
         cancel = tuple(CancelRequest(position.symbol, cid, True, "resize") for cid in self._ids(old))
         return ProtectionPlan(place, cancel)
 
-    def _flat(self, symbol: str, tr: ProtectionTracker, trigger_id: str | None) -> ProtectionPlan:
+    def _flat(
+        self,
+        symbol: str,
+        tr: ProtectionTracker,
+        trigger_id: str | None,
+        trigger_kind: IntentKind | None = None,
+    ) -> ProtectionPlan:
         cover = self._covers.pop(symbol, None)
         if tr.is_open or tr.state == "entering":
-            kind = self._owner_kind(cover, trigger_id)
+            kind = trigger_kind if trigger_kind is not None else self._owner_kind(cover, trigger_id)
             if kind is IntentKind.STOP_LOSS and tr.state in ("protected", "exiting"):
                 tr.stop_hit()
             elif kind is IntentKind.TAKE_PROFIT and tr.state in ("protected", "exiting"):
                 tr.take_profit_hit()
+            elif kind in (IntentKind.EXIT, IntentKind.FLATTEN) and tr.state == "exiting":
+                tr.exit_filled()
             else:
                 tr.position_closed()
         every = [*self._ids(cover), *(c for ids in (cover.retired if cover else {}).values() for c in ids)]
@@ -449,14 +512,14 @@ class ProtectionManager:
         return ProtectionPlan((), tuple(CancelRequest(symbol, cid, True, "flat") for cid in ids))
 
     @staticmethod
-    def _owner_kind(cover: _Cover | None, client_id: str | None) -> IntentKind | None:
+    def _owner_kind(cover: Cover | None, client_id: str | None) -> IntentKind | None:
         if cover is None or client_id is None:
             return None
         retired = next((k for k, ids in cover.retired.items() if client_id in ids), None)
         return next((k for k, leg in cover.legs.items() if leg.request.client_order_id == client_id), retired)
 
     def _place_legs(
-        self, cover: _Cover, position: PositionSnapshot, kinds: tuple[IntentKind, ...]
+        self, cover: Cover, position: PositionSnapshot, kinds: tuple[IntentKind, ...]
     ) -> tuple[RouterRequest, ...]:
         knobs = self._settings.for_symbol(position.symbol)
         stop, take = protection_triggers(cover.side, position.avg_entry, knobs, cover.atr_pct)
@@ -485,18 +548,18 @@ class ProtectionManager:
                 reduce_only=not close,
                 close_position=close,
             )
-            cover.legs[kind] = _Leg(req, _LegState.REQUESTED, now)
+            cover.legs[kind] = Leg(req, LegState.REQUESTED, now)
             self._owner[req.client_order_id] = position.symbol
             out.append(req)
         return tuple(out)
 
     @staticmethod
-    def _ids(cover: _Cover | None) -> list[str]:
+    def _ids(cover: Cover | None) -> list[str]:
         if cover is None:
             return []
         return [cover.legs[k].request.client_order_id for k in sorted(cover.legs)]
 
-    def _leg(self, client_order_id: str) -> tuple[str, IntentKind, _Leg] | None:
+    def _leg(self, client_order_id: str) -> tuple[str, IntentKind, Leg] | None:
         symbol = self._owner.get(client_order_id)
         cover = self._covers.get(symbol) if symbol is not None else None
         if symbol is None or cover is None:
@@ -508,7 +571,9 @@ class ProtectionManager:
 
     @staticmethod
     def _default_intent(position: PositionSnapshot) -> str:
-        return f"P-{_sym(position.symbol)}-{position.opened_ms if position.opened_ms is not None else 0}"
+        return (
+            f"P-{symbol_tag(position.symbol)}-{position.opened_ms if position.opened_ms is not None else 0}"
+        )
 
     def _emit(self, event: str, **fields: object) -> None:
         if self._telemetry is not None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import TypeVar
@@ -48,9 +47,16 @@ from eclipse.contracts import (
     OrderResolved,
     OrderSubmitting,
     PositionChanged,
-    ReconcileSummary,
 )
 from eclipse.execution.journal.client_ids import ClientId, parse_client_id
+from eclipse.execution.journal.recovery_report import (
+    AdoptedOrder,
+    PositionMismatch,
+    RecoveredOrder,
+    RecoveryReport,
+    UnresolvedOrder,
+)
+from eclipse.execution.journal.reports import report_records, trigger_records
 from eclipse.execution.journal.state import JournalState, OrderEntry, OrderPhase
 from eclipse.execution.journal.store import Journal
 from eclipse.venues.errors import VenueError, VenueErrorKind
@@ -75,94 +81,6 @@ _MAX_FILL_PAGES = 100
 _FILL_PAGE = 500
 
 
-@dataclass(frozen=True, slots=True)
-class AdoptedOrder:
-    """An order the venue holds under one of our client ids that the journal had lost, now journaled.
-
-    ``found_by``: ``open_orders`` (listed open) or ``fills`` (a recent fill of it)."""
-
-    client_order_id: str
-    symbol: str
-    kind: IntentKind
-    status: OrderStatus
-    filled: Decimal
-    found_by: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecoveredOrder:
-    """An order settled by a lookup: ``landed`` False when the venue never had it (journaled as rejected)."""
-
-    client_order_id: str
-    symbol: str
-    before: OrderPhase
-    status: OrderStatus
-    landed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class UnresolvedOrder:
-    """An order still not settled after recovery, and why (left for the operator or the next pass)."""
-
-    client_order_id: str
-    symbol: str
-    phase: OrderPhase
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class PositionMismatch:
-    """The journal's position (from fills) differs from the venue's (signed sizes)."""
-
-    symbol: str
-    journal_qty: Decimal
-    venue_qty: Decimal
-
-    def __str__(self) -> str:
-        return f"{self.symbol}: journal {self.journal_qty} venue {self.venue_qty}"
-
-
-@dataclass(frozen=True, slots=True)
-class RecoveryReport:
-    """What :func:`recover` found and journaled."""
-
-    ts_ms: int
-    replayed_seq: int
-    checked: int
-    resolved: tuple[RecoveredOrder, ...] = ()
-    live: tuple[str, ...] = ()
-    cancel_pending: tuple[str, ...] = ()
-    unresolved: tuple[UnresolvedOrder, ...] = ()
-    fills_added: tuple[Fill, ...] = ()
-    fills_missing: tuple[str, ...] = ()
-    positions_journaled: tuple[str, ...] = ()
-    position_mismatches: tuple[PositionMismatch, ...] = ()
-    positions_checked: bool = False
-    retries: int = 0
-    errors: tuple[str, ...] = ()
-    adopted: tuple[AdoptedOrder, ...] = ()
-    foreign_orders: tuple[str, ...] = ()
-    """``<symbol> <client id or order id>`` of open orders and recent fills' orders that are not ours (never
-    adopted; a foreign fill also shows as a position mismatch)."""
-
-    @property
-    def clean(self) -> bool:
-        """True when everything was settled and the venue agrees with the journal (adopted orders are
-        settled: after adoption the journal agrees; :meth:`summary` still lists them)."""
-        return not (self.unresolved or self.fills_missing or self.position_mismatches or self.errors)
-
-    def summary(self) -> ReconcileSummary:
-        """The report as the engine-wide reconcile contract."""
-        return ReconcileSummary(
-            ts_ms=self.ts_ms,
-            orders_checked=self.checked,
-            unknown_resolved=len(self.resolved),
-            fills_added=len(self.fills_added),
-            adopted_orders=tuple(a.client_order_id for a in self.adopted),
-            position_mismatches=tuple(str(m) for m in self.position_mismatches),
-        )
-
-
 class _Recovery:
     def __init__(
         self,
@@ -183,6 +101,7 @@ class _Recovery:
         self.fills_added: list[Fill] = []
         self.errors: list[str] = []
         self.adopted: list[AdoptedOrder] = []
+        self.repaired: list[str] = []
         self.foreign: list[str] = []
 
     async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
@@ -243,6 +162,9 @@ class _Recovery:
             )
             self.unresolved.append(UnresolvedOrder(cid, o.symbol, o.phase, why))
             return
+        if r.triggered_order_id is not None and o.conditional:
+            await self.settle_triggered(o, r)
+            return
         events: list[JournalEvent] = []
         known = (o.phase, o.order_id, o.status, o.venue_filled)
         if known != (OrderPhase.ACKED, r.order_id, r.status, r.filled):
@@ -257,6 +179,25 @@ class _Recovery:
             if o.cancel_requested:
                 self.cancel_pending.append(cid)
         self.journal.append_many(events)
+
+    async def settle_triggered(self, o: OrderEntry, r: OrderReport) -> None:
+        """A conditional found triggered: look up the regular order it became (its fills are the
+        conditional's) and journal both (:func:`trigger_records`); that order not found is unresolved."""
+        tid = r.triggered_order_id
+        cid = o.client_order_id
+        now = self.clock.now_ms()
+        try:
+            a = await self.call(lambda: self.venue.fetch_order(o.symbol, order_id=tid))
+        except VenueError as exc:
+            self.journal.append_many(report_records(now, cid, r, "triggered, at recovery"))
+            why = f"triggered as order {tid}, which was not looked up: {exc}"
+            self.unresolved.append(UnresolvedOrder(cid, o.symbol, o.phase, why))
+            return
+        self.journal.append_many(trigger_records(now, cid, r.order_id, a, "the order it became, at recovery"))
+        if a.status.terminal:
+            self.resolved.append(RecoveredOrder(cid, o.symbol, o.phase, a.status, True))
+        else:
+            self.live.append(cid)
 
     # -- adoption (the journal's lost tail) -----------------------------------------------------------------
 
@@ -303,7 +244,7 @@ class _Recovery:
             by_oid = state.by_order_id()
             looked: set[str] = set()
             for f in fills:
-                if f.client_order_id in state.orders or (symbol, f.order_id) in by_oid:
+                if f.client_order_id in state.orders or f.venue_id in by_oid:
                     continue
                 if f.client_order_id in found or f.order_id in looked:
                     continue
@@ -411,7 +352,7 @@ class _Recovery:
     async def fetch_fills(self, symbol: str, since: int | None) -> list[Fill]:
         """The venue's fills of ``symbol`` from ``since`` (paged)."""
         out: list[Fill] = []
-        cursor = since
+        cursor = None if since is None else max(since, 0)
         for _ in range(_MAX_FILL_PAGES):
             fetch = partial(self.venue.fetch_fills, symbol, since_ms=cursor, limit=_FILL_PAGE)
             page = await self.call(fetch)
@@ -432,7 +373,7 @@ class _Recovery:
         for symbol, start in sorted(since.items()):
             seen = state.trade_ids(symbol)
             new: list[JournalEvent] = []
-            cursor = start - FILL_SLACK_MS
+            cursor = max(start - FILL_SLACK_MS, 0)
             try:
                 for _ in range(_MAX_FILL_PAGES):
                     fetch = partial(self.venue.fetch_fills, symbol, since_ms=cursor, limit=_FILL_PAGE)
@@ -440,7 +381,7 @@ class _Recovery:
                     for f in page:
                         cid = f.client_order_id if f.client_order_id in state.orders else None
                         if cid is None:
-                            mine = by_oid.get((symbol, f.order_id))
+                            mine = by_oid.get(f.venue_id)
                             cid = mine.client_order_id if mine is not None else None
                         if cid is None or f.trade_id in seen:
                             continue
@@ -455,6 +396,59 @@ class _Recovery:
             except VenueError as exc:
                 self.errors.append(f"{symbol}: fills not fetched: {exc}")
             self.journal.append_many(new)
+
+    async def repair(self, state: JournalState, symbol: str) -> None:
+        """``symbol``'s position differs from the venue's: read the venue's fills since the first order of
+        ours there and journal those of our orders the journal lacks (by client id, by venue id, else by
+        looking the fill's order up: a conditional of ours whose trigger the journal never saw is linked to
+        the order it became). Never invents a fill: what is not ours stays a mismatch."""
+        starts = [o.submitted_ms for o in state.orders.values() if o.symbol == symbol]
+        if not starts:
+            return
+        try:
+            fills = await self.fetch_fills(symbol, min(starts) - FILL_SLACK_MS)
+        except VenueError as exc:
+            self.errors.append(f"{symbol}: fills not fetched for the position repair: {exc}")
+            return
+        seen = state.trade_ids(symbol)
+        new: list[JournalEvent] = []
+        looked: dict[str, str | None] = {}  # venue order id -> our client id (None: not ours)
+        for f in sorted(fills, key=lambda x: (x.ts_ms, x.trade_id)):
+            if f.trade_id in seen:
+                continue
+            cid = f.client_order_id if f.client_order_id in state.orders else None
+            if cid is None:
+                mine = state.by_order_id().get(f.venue_id)
+                cid = mine.client_order_id if mine is not None else None
+            if cid is None:
+                if f.order_id not in looked:
+                    looked[f.order_id] = await self.link_order(state, f)
+                cid = looked[f.order_id]
+            if cid is None:
+                continue
+            seen.add(f.trade_id)
+            new.append(FillRecorded(self.clock.now_ms(), cid, f))
+            self.fills_added.append(f)
+        if new:
+            self.journal.append_many(new)
+            self.repaired.append(symbol)
+
+    async def link_order(self, state: JournalState, f: Fill) -> str | None:
+        """Our client id of the regular order ``f`` belongs to, looked up by its id: one of our orders, or the
+        order a conditional of ours became (that link is journaled); None when not ours or not found."""
+        try:
+            r = await self.call(lambda: self.venue.fetch_order(f.symbol, order_id=f.order_id))
+        except VenueError as exc:
+            self.errors.append(f"{f.symbol}: order {f.order_id} of fill {f.trade_id} not looked up: {exc}")
+            return None
+        o = state.orders.get(r.client_order_id or "")
+        if o is None:
+            return None
+        if o.conditional and not r.conditional:  # the regular order one of our conditionals became
+            records = trigger_records(self.clock.now_ms(), o.client_order_id, o.order_id or "", r, "repair")
+            self.journal.append_many(records)
+            state.catch_up(self.journal)
+        return o.client_order_id
 
     # -- positions ------------------------------------------------------------------------------------------
 
@@ -533,9 +527,14 @@ async def recover(
         for o in state.orders.values()
         if o.phase is OrderPhase.RESOLVED and o.venue_filled is not None and o.filled > o.venue_filled
     )
+    checked, mismatches = run.compare_positions(state, positions)
+    if mismatches:  # repair from the venue's own fills of our orders, then compare again
+        for m in mismatches:
+            await run.repair(state, m.symbol)
+        state.catch_up(journal)
+        checked, mismatches = run.compare_positions(state, positions)
     journaled = run.journal_positions(state)
     state.catch_up(journal)
-    checked, mismatches = run.compare_positions(state, positions)
     return RecoveryReport(
         ts_ms=clock.now_ms(),
         replayed_seq=replayed,
@@ -552,6 +551,7 @@ async def recover(
         retries=run.retries,
         errors=tuple(run.errors),
         adopted=tuple(run.adopted),
+        repaired=tuple(run.repaired),
         foreign_orders=tuple(run.foreign),
     )
 

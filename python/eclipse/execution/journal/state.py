@@ -32,7 +32,7 @@ from eclipse.contracts import (
 )
 from eclipse.execution.journal.store import JournalRecord, JournalSource
 from eclipse.venues.errors import VenueErrorKind
-from eclipse.venues.types import OrderStatus, OrderType
+from eclipse.venues.types import IdSpace, OrderStatus, OrderType, VenueOrderId
 
 __all__ = ["JournalState", "OrderEntry", "OrderPhase", "apply_fill"]
 
@@ -44,7 +44,7 @@ class OrderPhase(StrEnum):
 
     SUBMITTING = "submitting"  # about to be sent (maybe sent): resolve by lookup
     UNKNOWN = "unknown"  # the send's outcome is unknown: resolve by lookup
-    ACKED = "acked"  # the venue has it and it may still fill
+    ACKED = "acked"  # the venue has it and it may still fill (a triggered conditional: the order it became)
     RESOLVED = "resolved"  # terminal (filled, canceled, expired, rejected, never landed)
 
 
@@ -52,7 +52,9 @@ class OrderPhase(StrEnum):
 class OrderEntry:
     """One order by client order id, as replayed.
 
-    ``filled`` sums the journaled fills; ``venue_filled`` is the filled quantity the venue last reported.
+    ``filled`` sums the journaled fills; ``venue_filled`` is the filled quantity the venue last reported (for
+    a triggered conditional: the regular order it became, ``triggered_order_id``, whose fills are this
+    order's). ``order_id`` is in the order's own id space (an algo id for a conditional).
     """
 
     client_order_id: str
@@ -73,6 +75,7 @@ class OrderEntry:
     cancel_requested: bool = False
     error_kind: VenueErrorKind | None = None
     detail: str = ""
+    triggered_order_id: str | None = None
 
     @property
     def conditional(self) -> bool:
@@ -88,6 +91,11 @@ class OrderEntry:
     def fills_complete(self) -> bool:
         """Every fill the venue reported for it is journaled."""
         return self.venue_filled is not None and self.filled >= self.venue_filled
+
+
+def _ends(status: OrderStatus) -> bool:
+    """A terminal answer for the order (a triggered conditional is not: the order it became may fill)."""
+    return status.terminal and status is not OrderStatus.TRIGGERED
 
 
 def apply_fill(pos: PositionSnapshot | None, fill: Fill) -> PositionSnapshot:
@@ -206,8 +214,15 @@ class JournalState:
             )
             return
         if isinstance(ev, OrderAcked):
-            phase = OrderPhase.RESOLVED if ev.status.terminal else OrderPhase.ACKED
-            o = replace(o, phase=phase, order_id=ev.order_id, status=ev.status, venue_filled=ev.filled)
+            phase = OrderPhase.RESOLVED if _ends(ev.status) else OrderPhase.ACKED
+            o = replace(
+                o,
+                phase=phase,
+                order_id=ev.order_id,
+                status=ev.status,
+                venue_filled=ev.filled,
+                triggered_order_id=ev.triggered_order_id or o.triggered_order_id,
+            )
         elif isinstance(ev, OrderUnknown):
             if o.phase is OrderPhase.SUBMITTING:  # an unknown never demotes a known answer
                 o = replace(o, phase=OrderPhase.UNKNOWN, error_kind=ev.error_kind, detail=ev.detail)
@@ -217,11 +232,12 @@ class JournalState:
                 filled = _ZERO
             o = replace(
                 o,
-                phase=OrderPhase.RESOLVED,
+                phase=OrderPhase.RESOLVED if _ends(ev.status) else OrderPhase.ACKED,
                 status=ev.status,
                 venue_filled=filled,
                 error_kind=ev.error_kind,
                 detail=ev.detail,
+                triggered_order_id=ev.triggered_order_id or o.triggered_order_id,
             )
         else:
             o = replace(o, cancel_requested=ev.requested)
@@ -248,9 +264,17 @@ class JournalState:
         """Orders not known to be terminal, in submit order."""
         return [o for o in self.orders.values() if o.in_flight]
 
-    def by_order_id(self) -> dict[tuple[str, str], OrderEntry]:
-        """Orders the venue acknowledged, by ``(symbol, order_id)``."""
-        return {(o.symbol, o.order_id): o for o in self.orders.values() if o.order_id is not None}
+    def by_order_id(self) -> dict[VenueOrderId, OrderEntry]:
+        """Orders the venue acknowledged, by their venue id in its id space (an algo id for a conditional),
+        and triggered conditionals also by the regular order they became (whose fills are theirs)."""
+        out: dict[VenueOrderId, OrderEntry] = {}
+        for o in self.orders.values():
+            if o.order_id is not None:
+                space = IdSpace.ALGO if o.conditional else IdSpace.ORDER
+                out[VenueOrderId(o.symbol, space, o.order_id)] = o
+            if o.triggered_order_id is not None:
+                out[VenueOrderId(o.symbol, IdSpace.ORDER, o.triggered_order_id)] = o
+        return out
 
     def trade_ids(self, symbol: str) -> set[str]:
         """Journaled trade ids of ``symbol``."""

@@ -6,8 +6,9 @@ id, and settles every doubtful answer by a lookup:
 
 * the cancel is acknowledged with a terminal status -> confirmed (``canceled``);
 * ``ORDER_NOT_FOUND`` / ``OUTCOME_UNKNOWN`` -> look the order up: terminal (filled, canceled, expired,
-  triggered) -> confirmed (``already_terminal``, the report says how much filled); never seen by the venue
-  -> confirmed (``unknown_to_venue``); still open -> cancel again (counts as a ``network`` failure);
+  triggered: the report names the order it became) -> confirmed (``already_terminal``, the report says how
+  much filled); never seen by the venue -> confirmed (``unknown_to_venue``, journaled as rejected /
+  ``order_not_found``: proven absent); still open -> cancel again (counts as a ``network`` failure);
 * retryable refusals -> wait and retry under the policy; non-retryable ones, exhausted retries, the time
   budget (``ROUTER_RETRY_BUDGET_SEC``, shared with the lookups) ending, or failing lookups -> NOT
   confirmed: the order may still be live and the caller must not act as if it were gone.
@@ -66,11 +67,31 @@ async def cancel_order(
     tries = lookups = 0
 
     def done(why: str, report: OrderReport | None) -> CancelResult:
-        status = report.status if report is not None else OrderStatus.CANCELED
+        if report is None:  # the venue never had it: proven absent
+            journal.append(
+                OrderResolved(
+                    clock.now_ms(),
+                    client_order_id,
+                    OrderStatus.REJECTED,
+                    error_kind=_K.ORDER_NOT_FOUND,
+                    detail=f"cancel: {why}",
+                    filled=Decimal(0),
+                )
+            )
+            status = OrderStatus.CANCELED
+        else:
+            status = report.status
+            journal.append(
+                OrderResolved(
+                    clock.now_ms(),
+                    client_order_id,
+                    status,
+                    detail=f"cancel: {why}",
+                    filled=report.filled,
+                    triggered_order_id=report.triggered_order_id,
+                )
+            )
         filled = report.filled if report is not None else Decimal(0)
-        journal.append(
-            OrderResolved(clock.now_ms(), client_order_id, status, detail=f"cancel: {why}", filled=filled)
-        )
         journal.append(CancelRecorded(clock.now_ms(), client_order_id, requested=False))
         router.telemetry.emit(
             "order.cancel",

@@ -8,7 +8,8 @@ then a send loop over the :class:`~eclipse.venues.protocol.Venue` protocol:
 * success -> ``OrderAcked``, outcome ``PLACED``;
 * ``OUTCOME_UNKNOWN`` / ``DUPLICATE_CLIENT_ID`` -> ``OrderUnknown``, then a lookup by client order id
   (retried under the policy when the lookup itself fails): found -> ``PLACED``; ``ORDER_NOT_FOUND`` ->
-  the send never landed and may be resent (it counts as a ``network`` failure); lookups run out ->
+  the send never landed (``OrderResolved`` rejected / ``order_not_found``: proven absent) and may be resent
+  as a new attempt with the same client id (it counts as a ``network`` failure); lookups run out ->
   ``UNRESOLVED`` and nothing is ever resent blindly (reconciliation settles it later);
 * a definitive retryable refusal (network, exchange busy, timestamp, rate limit) -> wait (see
   :mod:`.policy`) and resend; ``order.create.retry_alert`` when a reason's ``max`` is reached; give up
@@ -261,7 +262,15 @@ class Router:
 
     def _placed(self, req: RouterRequest, rep: OrderReport, tries: int, lookups: int) -> RouterResult:
         self.journal.append(
-            OrderAcked(self.clock.now_ms(), req.client_order_id, rep.order_id, rep.status, rep.filled)
+            OrderAcked(
+                self.clock.now_ms(),
+                req.client_order_id,
+                rep.order_id,
+                rep.status,
+                rep.filled,
+                rep.qty,
+                rep.triggered_order_id,
+            )
         )
         return RouterResult(req, RouterOutcome.PLACED, report=rep, tries=tries, lookups=lookups)
 
@@ -357,7 +366,19 @@ class Router:
                             tries=tries,
                             lookups=lookups,
                         )
-                    reason = "network"  # proven not to have landed: resend with the same client id
+                    # proven not to have landed (journaled: the order machine's lookup_absent); resend it,
+                    # with the same client id, as the next attempt
+                    self.journal.append(
+                        OrderResolved(
+                            self.clock.now_ms(),
+                            req.client_order_id,
+                            OrderStatus.REJECTED,
+                            error_kind=_K.ORDER_NOT_FOUND,
+                            detail="lookup: not on the venue; sent again",
+                            filled=Decimal(0),
+                        )
+                    )
+                    reason = "network"
                 elif err.retryable and (reason_or := reason_for(err.kind)) is not None:
                     reason = reason_or
                 else:

@@ -4,36 +4,51 @@ tracker's fill rules, the bot's commands, the venue, the channel, resubmission a
 The machine is fired with the spec's semantics (the first row of ``(state, event)`` whose guard holds wins;
 anything else is refused and changes nothing), so a broken spec is what gets explored. A fill is recorded
 only when the machine takes it (as ``OrderTracker.fill``): a fill the table refuses is lost to the bot.
+
+Two configurations: regular orders, and conditional orders (``conditional=True``: stop-loss / take-profit
+orders that work untriggered at the venue until the venue triggers them; the regular order each became then
+fills unit by unit). A conditional's fills reach the bot as fills of the order it became: the bot attributes
+them to the conditional only once it knows the trigger link (it learns it from the ``trigger`` report, a
+lookup or reconcile); a fill arriving before that is not applied (the engine re-fetches fills later), and a
+restart loses the reports in flight and the links the journal does not hold (a conditional not yet in
+``triggered``). Cancels race triggers: the venue may trigger the conditional before a cancel reaches it (the
+cancel is then rejected). The checks of the spec's invariants are the registered ones
+(:mod:`~eclipse.machines.modelcheck.checks`) the specs declare, each fault named after its invariant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from eclipse.errors import EclipseError
+from eclipse.machines.modelcheck import checks as checks_module
 from eclipse.machines.modelcheck.world import (
     ABSENT,
     ACCEPTED,
     CANCELED,
     CHANNEL_BOUND,
+    CONDITIONAL_STATES,
     EXPIRED,
     FILL,
     FILLED,
     GUARDS,
+    LIVE_AT_VENUE,
     MAX_ATTEMPTS,
     PARTIAL,
     PENDING_CANCEL,
     QTY_REDUCED,
     QUANTITY,
-    RECONCILE_CYCLES,
     REJECTED,
     STATES,
     SUBMITTING,
     TRANSPORT_ERROR,
+    TRIGGER,
+    TRIGGERED,
     UNKNOWN,
     V_NONE,
     V_OPEN,
+    V_TRIG,
     Attempt,
     Ctx,
     Fault,
@@ -44,14 +59,13 @@ from eclipse.machines.modelcheck.world import (
     put,
     remove,
     render_msg,
+    triggered_at_venue,
 )
-from eclipse.machines.spec import Row, Spec
+from eclipse.machines.spec import Spec
 from eclipse.machines.table import CompiledMachine, compile_spec
 
 __all__ = ["Model", "ModelError"]
 
-LATE_REPORTS = frozenset({FILL, QTY_REDUCED})
-"""Events of the documented rows that may leave a terminal state (into a terminal one): late reports."""
 _STATUS_EVENT = {CANCELED: "cancel_confirmed", EXPIRED: "expire", REJECTED: "reject"}
 
 _Add = Callable[[str, World, list[Fault], list[str]], None]
@@ -63,21 +77,65 @@ class ModelError(EclipseError):
 
 @dataclass(frozen=True, slots=True)
 class Model:
-    """The composition's rules over the order machine compiled from ``spec``."""
+    """The composition's rules over the order machine compiled from ``spec``.
+
+    ``checks`` maps each model-check checker the specs declare to the invariant that declares it (a check no
+    spec declares is not run); ``k_cycles`` is K of ``converges_within_k_cycles`` (None: convergence is not
+    checked); ``max_live`` the bound of ``one_live_order_per_intent``; ``conditional`` selects the
+    conditional-order configuration.
+    """
 
     spec: Spec
     machine: CompiledMachine
+    checks: Mapping[str, str] = field(default_factory=dict)
+    k_cycles: int | None = None
+    max_live: int = 1
+    conditional: bool = False
+    row_faults: Mapping[int, tuple[Fault, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, spec: Spec) -> Model:
-        """The model of the order spec; ModelError when it lacks a needed state or has an unknown guard."""
-        missing = sorted(set(STATES) - set(spec.states))
+    def of(
+        cls,
+        spec: Spec,
+        checks: Mapping[str, str] | None = None,
+        *,
+        k_cycles: int | None = None,
+        conditional: bool = False,
+    ) -> Model:
+        """The model of the order spec; ModelError when it lacks a needed state or has an unknown guard.
+        ``checks`` (checker name -> invariant) defaults to every model-check checker ``spec`` declares."""
+        needed = CONDITIONAL_STATES if conditional else STATES
+        missing = sorted(set(needed) - set(spec.states))
         if missing:
             raise ModelError(f"{spec.path or spec.name}: the model check needs the order states {missing}")
         guards = sorted(set(spec.guards) - set(GUARDS))
         if guards:
             raise ModelError(f"{spec.path or spec.name}: the model check cannot evaluate guards {guards}")
-        return cls(spec, compile_spec(spec))
+        declared = dict(spec.checkers) if checks is None else dict(checks)
+        machine = compile_spec(spec)
+        row_faults: dict[int, tuple[Fault, ...]] = {}
+        for row in machine.rows:
+            found: list[Fault] = []
+            for name, check in (
+                ("order.model_check.terminal_rows_absorb", checks_module.terminal_rows_absorb),
+                (
+                    "order.model_check.transport_errors_never_definitive",
+                    checks_module.transport_errors_never_definitive,
+                ),
+            ):
+                inv = declared.get(name)
+                if inv is not None:
+                    found.extend(Fault(inv, d) for d in check(row, machine.terminal))
+            if found:
+                row_faults[id(row)] = tuple(found)
+        max_live = 1
+        if "order.model_check.one_live_order" in declared:
+            max_live = int(spec.constant("max_live_orders_per_intent"))
+        return cls(spec, machine, declared, k_cycles, max_live, conditional, row_faults)
+
+    def inv(self, checker: str) -> str | None:
+        """The invariant that declares model-check checker ``checker`` (None: not declared, not run)."""
+        return self.checks.get(checker)
 
     def initial(self) -> World:
         """One intent with its first attempt created, nothing at the venue, nothing in flight."""
@@ -90,29 +148,18 @@ class Model:
         for row in self.machine.rows_for.get((a.local, event), ()):
             if row.guard is None or GUARDS[row.guard](ctx):
                 log.append(f"#{i + 1} {event}: {a.local} -> {row.target}")
-                self._check_row(row, faults)
+                bad = self.row_faults.get(id(row))
+                if bad:
+                    faults.extend(bad)
                 doubt = event == TRANSPORT_ERROR and row.target in self.machine.terminal
-                return Attempt(row.target, a.qty, a.applied, doubt, a.venue, a.vqty, a.vfilled)
+                return Attempt(row.target, a.qty, a.applied, doubt, a.venue, a.vqty, a.vfilled, a.linked)
         log.append(f"#{i + 1} {event} refused in {a.local}")
         return a
 
-    def _check_row(self, row: Row, faults: list[Fault]) -> None:
-        terminal = self.machine.terminal
-        where = f"{row.source} --{row.event}{f'[{row.guard}]' if row.guard else ''}--> {row.target}"
-        documented = row.event in LATE_REPORTS and row.target in terminal and bool(row.note)
-        if row.source in terminal and row.target != row.source and not documented:
-            detail = (
-                "only a documented late fill or qty_reduced may leave a terminal state, into a terminal one"
-            )
-            faults.append(Fault("terminal_states_absorb", f"{where}: {detail}"))
-        if row.event == TRANSPORT_ERROR and row.target in terminal and row.source not in terminal:
-            faults.append(
-                Fault("transport_errors_never_definitive", f"{where}: a transport error decided it")
-            )
-
     def apply_fill(self, a: Attempt, i: int, unit: int, faults: list[Fault], log: list[str]) -> Attempt:
         """The tracker's fill rule: a trade id already applied is dropped, an overfill refused, else ``fill``
-        is fired and the unit recorded only when the machine takes it."""
+        is fired and the unit recorded only when the machine takes it (a fill it refuses is lost: a fault of
+        ``venue_fills_never_lost``)."""
         if unit in a.applied:
             log.append(f"#{i + 1} fill t{unit} dropped (trade id already applied)")
             return a
@@ -122,50 +169,72 @@ class Model:
             return a
         b = self.fire(a, i, FILL, (filled, a.qty), faults, log)
         if b is a:
+            inv = self.inv("order.model_check.venue_fills_never_lost")
+            if inv is not None:
+                faults.extend(Fault(inv, d) for d in checks_module.venue_fills_never_lost(a, i + 1, unit))
             return a
         applied = tuple(sorted((*a.applied, unit)))
-        return Attempt(b.local, b.qty, applied, b.doubt, b.venue, b.vqty, b.vfilled)
+        return Attempt(b.local, b.qty, applied, b.doubt, b.venue, b.vqty, b.vfilled, b.linked)
 
     def deliver(self, a: Attempt, i: int, m: Msg, faults: list[Fault], log: list[str]) -> Attempt:
-        """Apply one venue report to attempt ``i`` (its quantity changes only when the machine takes it)."""
+        """Apply one venue report to attempt ``i`` (its quantity changes only when the machine takes it). A
+        conditional's fill is attributed only when the bot knows the trigger link; a trigger report teaches
+        the link, whatever the machine does with it."""
         if m.event == FILL:
+            if self.conditional and not a.linked:
+                log.append(f"#{i + 1} fill t{m.arg} of the order it became not attributed (trigger unknown)")
+                return a
             return self.apply_fill(a, i, m.arg, faults, log)
         filled = len(a.applied)
         if m.event == QTY_REDUCED:
             b = self.fire(a, i, QTY_REDUCED, (filled, m.arg), faults, log)
             return b if b is a else b._replace(qty=max(m.arg, filled))
+        if m.event == TRIGGER:
+            return self.learn_trigger(a, i, faults, log)
         return self.fire(a, i, m.event, (filled, a.qty), faults, log)
+
+    def learn_trigger(self, a: Attempt, i: int, faults: list[Fault], log: list[str]) -> Attempt:
+        """The bot learns that conditional ``i`` triggered (a report, a lookup, reconcile): it links the order
+        it became to it and fires ``trigger``."""
+        b = self.fire(a, i, TRIGGER, (len(a.applied), a.qty), faults, log)
+        return b if b.linked else b._replace(linked=True)
 
     # --- agreement and reconcile ------------------------------------------------------------------------
     def agrees(self, a: Attempt) -> bool:
         """The bot's belief names the venue's truth: the state, exactly the venue's trade ids, and the
-        quantity while the order is open."""
+        quantity while the order is live (for a triggered conditional: the order it became)."""
         if a.venue == V_NONE:
             return a.local in (self.machine.initial, ABSENT)
-        if a.venue == V_OPEN:
+        if a.venue in LIVE_AT_VENUE:
             if a.qty != a.vqty:
                 return False
-            want = ACCEPTED if a.vfilled == 0 else PARTIAL
+            want = TRIGGERED if a.venue == V_TRIG else ACCEPTED if a.vfilled == 0 else PARTIAL
         else:
             want = a.venue  # filled, canceled, expired, rejected: the machine's state of the same name
         return a.local == want and a.applied == tuple(range(1, a.vfilled + 1))
 
     def reconcile(self, w: World) -> tuple[World, str, tuple[Fault, ...]]:
         """One reconcile cycle over a snapshot of the venue's truth, for each attempt that disagrees: time out
-        a submit still waiting (transport_error), resolve an unknown outcome by a lookup, settle a cancel that
-        did not take (cancel_rejected), apply the missed fills in trade id order (tracker rules), a missed
-        quantity reduction, then the venue's terminal status. Every event goes through the table."""
+        a submit still waiting (transport_error), learn a conditional's trigger (the link, then ``trigger``),
+        resolve an unknown outcome by a lookup, settle a cancel that did not take (cancel_rejected), apply the
+        missed fills in trade id order (tracker rules), a missed quantity reduction, then the venue's terminal
+        status. Every event goes through the table."""
         faults: list[Fault] = []
         log: list[str] = []
         attempts = list(w.attempts)
+        terminal = self.machine.terminal
         for i, a in enumerate(attempts):
             if self.agrees(a):
                 continue
+            ctx = (len(a.applied), a.qty)
             if a.local == SUBMITTING:
-                a = self.fire(a, i, TRANSPORT_ERROR, (len(a.applied), a.qty), faults, log)
+                a = self.fire(a, i, TRANSPORT_ERROR, ctx, faults, log)
+            trig = self.conditional and triggered_at_venue(a)
+            if trig and (not a.linked or (a.local not in terminal and a.local != TRIGGERED)):
+                a = self.learn_trigger(a, i, faults, log)  # the lookup finds it triggered
             if a.local == UNKNOWN:
                 answer = "lookup_absent" if a.venue == V_NONE else "lookup_found"
-                a = self.fire(a, i, answer, (len(a.applied), a.qty), faults, log)
+                a = self.fire(a, i, answer, ctx, faults, log)
             if a.local == PENDING_CANCEL and a.venue != CANCELED:
                 a = self.fire(a, i, "cancel_rejected", (len(a.applied), a.qty), faults, log)
             for unit in range(1, a.vfilled + 1):
@@ -184,30 +253,35 @@ class Model:
 
     def converge(self, w: World) -> tuple[int | None, tuple[tuple[str, World], ...]]:
         """Reconcile cycles with faults stopped (no deliveries, the venue still) until belief equals truth:
-        the cycles needed (None when :data:`RECONCILE_CYCLES` do not suffice) and the cycles run."""
-        steps: list[tuple[str, World]] = []
-        for k in range(RECONCILE_CYCLES + 1):
-            if all(self.agrees(a) for a in w.attempts):
-                return k, tuple(steps)
-            if k < RECONCILE_CYCLES:
-                w, label, _ = self.reconcile(w)
-                steps.append((f"faults stop; {label}", w))
-        return None, tuple(steps)
+        the repairing cycles needed (None when the K - 1 allowed do not suffice) and the cycles run
+        (:func:`~eclipse.machines.modelcheck.checks.belief_converges`; (0, ()) when convergence is not
+        checked)."""
+        if self.k_cycles is None:
+            return 0, ()
+        return checks_module.belief_converges(self, w, self.k_cycles)
 
     # --- invariants of one world ------------------------------------------------------------------------
     def state_faults(self, w: World) -> list[Fault]:
-        """The spec's invariants that concern one world."""
-        out = []
-        live = [i + 1 for i, a in enumerate(w.attempts) if a.venue == V_OPEN]
-        if len(live) > 1:
-            out.append(Fault("one_live_order_per_intent", f"attempts {live} are all open at the venue"))
-        for i, a in enumerate(w.attempts, 1):
-            if len(a.applied) > a.qty or a.vfilled > a.vqty:
-                detail = f"#{i}: bot filled {len(a.applied)}/{a.qty}, venue {a.vfilled}/{a.vqty}"
-                out.append(Fault("filled_qty_monotonic_and_bounded", detail))
-            if len(set(a.applied)) != len(a.applied):
-                out.append(Fault("trade_id_applied_once", f"#{i}: trade ids applied {list(a.applied)}"))
+        """The spec's invariants that concern one world (the declared state checks)."""
+        out: list[Fault] = []
+        inv = self.inv("order.model_check.one_live_order")
+        if inv is not None:
+            out.extend(Fault(inv, d) for d in checks_module.one_live_order(w.attempts, self.max_live))
+        inv = self.inv("order.model_check.filled_qty_bounded")
+        if inv is not None:
+            out.extend(Fault(inv, d) for d in checks_module.filled_qty_bounded(w.attempts))
+        inv = self.inv("order.model_check.trade_id_applied_once")
+        if inv is not None:
+            out.extend(Fault(inv, d) for d in checks_module.trade_id_applied_once(w.attempts))
         return out
+
+    def settled_faults(self, w: World, settled: World | None) -> list[Fault]:
+        """The invariants judged on a world and on where the repairing reconcile cycles brought it once faults
+        stopped (``settled``; None when convergence is not checked): the conditional's fills."""
+        inv = self.inv("order.model_check.trigger_fills_belong_to_the_order")
+        if inv is None or not self.conditional:
+            return []
+        return [Fault(inv, d) for d in checks_module.trigger_fills_belong_to_the_order(w, settled)]
 
     def live(self, w: World) -> list[int]:
         """The attempts (0-based) the bot may cancel: not terminal, and the spec has a ``cancel_request`` row
@@ -230,19 +304,26 @@ class Model:
     # --- actions ----------------------------------------------------------------------------------------
     def successors(self, w: World, exits_allowed: bool = True) -> list[Successor]:
         """Every action possible in ``w`` (the order part: its posture fields must be empty): the bot's
-        commands, the venue's moves, the channel's deliveries and faults, resubmission and reconcile. Actions
-        that change nothing are left out. ``exits_allowed`` is the posture's gate on the bot's exit and
-        protection commands (``cancel_request``): withheld when False."""
+        commands, the venue's moves, the channel's deliveries and faults, resubmission, a restart (the
+        conditional configuration) and reconcile. Actions that change nothing are left out.
+        ``exits_allowed`` is the posture's gate on the bot's exit and protection commands
+        (``cancel_request``): withheld when False."""
         out: list[Successor] = []
+        monotonic = self.inv("order.model_check.filled_qty_monotonic")
 
         def add(action: str, world: World, faults: list[Fault], log: list[str]) -> None:
-            if world.attempts is not w.attempts:
+            if monotonic is not None and world.attempts is not w.attempts:
                 for j, (x, y) in enumerate(zip(w.attempts, world.attempts, strict=False), 1):
-                    if y is not x and len(y.applied) < len(x.applied):
-                        fault = Fault("filled_qty_monotonic_and_bounded", f"#{j}: filled decreased")
-                        faults = [*faults, fault]
-            if world != w or faults:
-                out.append(Successor(f"{action}: {'; '.join(log)}" if log else action, world, tuple(faults)))
+                    if (
+                        y is not x and y.applied is not x.applied
+                    ):  # only a move of the fills can decrease them
+                        bad = checks_module.filled_qty_monotonic(x, y, j)
+                        if bad:
+                            faults = [*faults, *(Fault(monotonic, d) for d in bad)]
+            if faults:
+                out.append(Successor(action, world, tuple(faults), tuple(log)))
+            elif world != w:
+                out.append(Successor(action, world, (), tuple(log) if log else ()))
 
         for i, a in enumerate(w.attempts):
             self._commands(w, i, a, add, exits_allowed)
@@ -252,14 +333,20 @@ class Model:
         if len(w.attempts) < MAX_ATTEMPTS and all(a.local in terminal for a in w.attempts):
             remaining = QUANTITY - sum(len(a.applied) for a in w.attempts)
             if remaining > 0:
-                faults = [
-                    Fault("unknown_resolved_before_resubmit", f"#{i}: {a.local} reached by a transport error")
-                    for i, a in enumerate(w.attempts, 1)
-                    if a.doubt or a.local == UNKNOWN
-                ]
+                inv = self.inv("order.model_check.unknown_resolved_before_resubmit")
+                faults = []
+                if inv is not None:
+                    bad = checks_module.unknown_resolved_before_resubmit(w.attempts)
+                    faults = [Fault(inv, d) for d in bad]
                 new = Attempt(self.machine.initial, remaining, (), False, V_NONE, remaining, 0)
                 label = f"resubmit: attempt #{len(w.attempts) + 1} for {remaining}"
                 add(label, World((*w.attempts, new), w.channel), faults, [])
+        if self.conditional:
+            restarted = tuple(
+                a._replace(linked=False) if a.linked and a.local != TRIGGERED else a for a in w.attempts
+            )
+            label = "restart (the reports in flight and the trigger links not journaled are lost)"
+            add(label, World(restarted, ()), [], [])
         if not all(self.agrees(a) for a in w.attempts):
             world, label, reconcile_faults = self.reconcile(w)
             add(label, world, list(reconcile_faults), [])
@@ -290,7 +377,11 @@ class Model:
             else:
                 self._cancel(w, i, b, faults, log, add)
         truth = "lookup_absent" if a.venue == V_NONE else "lookup_found"
-        if (a.local, truth) in self.machine.rows_for:
+        if self.conditional and a.local == UNKNOWN and triggered_at_venue(a):
+            faults, log = [], []
+            b = self.learn_trigger(a, i, faults, log)  # the lookup finds it triggered
+            add(f"lookup #{n} (finds it triggered)", World(put(w, i, b), w.channel), faults, log)
+        elif (a.local, truth) in self.machine.rows_for:
             faults, log = [], []
             b = self.fire(a, i, truth, ctx, faults, log)
             add(f"lookup #{n}", World(put(w, i, b), w.channel), faults, log)
@@ -313,7 +404,13 @@ class Model:
     def _cancel(self, w: World, i: int, b: Attempt, faults: list[Fault], log: list[str], add: _Add) -> None:
         n = i + 1
         confirm = Msg(i, "cancel_confirmed")
-        if b.venue == V_OPEN:
+        if b.venue == V_OPEN and self.conditional:
+            label = f"cancel #{n} (venue cancels)"
+            self._answer(w, i, b._replace(venue=CANCELED), (confirm,), label, faults, log, add)
+            raced = b._replace(venue=V_TRIG)
+            label = f"cancel #{n} (the venue triggers it first, then rejects the cancel)"
+            self._answer(w, i, raced, (Msg(i, TRIGGER), Msg(i, "cancel_rejected")), label, faults, log, add)
+        elif b.venue == V_OPEN:
             label = f"cancel #{n} (venue cancels)"
             self._answer(w, i, b._replace(venue=CANCELED), (confirm,), label, faults, log, add)
             raced = b._replace(venue=FILLED, vfilled=b.vqty)
@@ -331,17 +428,22 @@ class Model:
         def move(action: str, c: Attempt, msg: Msg) -> None:
             self._answer(w, i, c, (msg,), f"venue {action} #{n}", [], [], add)
 
-        if a.venue == V_OPEN:
+        if a.venue == V_OPEN and self.conditional:
+            move("triggers", a._replace(venue=V_TRIG), Msg(i, TRIGGER))
+            move("cancels (unsolicited)", a._replace(venue=CANCELED), Msg(i, "cancel_confirmed"))
+            move("expires (or cannot place it on trigger)", a._replace(venue=EXPIRED), Msg(i, "expire"))
+            move("rejects (after accepting)", a._replace(venue=REJECTED), Msg(i, "reject"))
+        elif a.venue in LIVE_AT_VENUE:
             k = a.vfilled + 1
-            filled = Attempt(a.local, a.qty, a.applied, a.doubt, FILLED if k == a.vqty else V_OPEN, a.vqty, k)
-            move(f"fills t{k} of", filled, Msg(i, FILL, k))
+            done = FILLED if k == a.vqty else a.venue
+            move(f"fills t{k} of", a._replace(venue=done, vfilled=k), Msg(i, FILL, k))
             move("cancels (unsolicited)", a._replace(venue=CANCELED), Msg(i, "cancel_confirmed"))
             move("expires", a._replace(venue=EXPIRED), Msg(i, "expire"))
-            if a.vfilled == 0:
+            if a.vfilled == 0 and a.venue == V_OPEN:
                 move("rejects (after accepting)", a._replace(venue=REJECTED), Msg(i, "reject"))
             q = a.vqty - 1
             if q >= max(a.vfilled, 1):
-                shrunk = a._replace(vqty=q, venue=FILLED if a.vfilled == q else V_OPEN)
+                shrunk = a._replace(vqty=q, venue=FILLED if a.vfilled == q else a.venue)
                 move(f"shrinks (reduce-only) to {q}", shrunk, Msg(i, QTY_REDUCED, q))
         for unit in range(1, a.vfilled + 1):
             move(f"re-sends t{unit} of", a, Msg(i, FILL, unit))

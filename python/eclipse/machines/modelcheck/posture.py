@@ -15,12 +15,13 @@ controller's rules over abstract ticks, and the posture invariants the model che
   Every event goes through the table compiled from the spec (first row whose guard holds wins), so a broken
   posture spec is what gets explored. The RED_LOCK critical streak is not modelled.
 
-Invariants (the spec's names): ``never_blocks_exits_or_protection`` (whatever the posture, the model offers
+Invariants (the spec's names), each checked by a registered checker (:mod:`eclipse.machines.checkers`) when
+the spec declares it: ``never_blocks_exits_or_protection`` (whatever the posture, the model offers
 ``cancel_request`` on every attempt whose state has such a row), ``escalation_immediate`` (after every step
 the posture's knobs are at least as strict as the target's: RED_LOCK whenever debt >= RED), ``no_flapping``
-(a step down is one level, and only on a tick that completes a window of :data:`HYSTERESIS` calm ticks) and
-``warmup_before_normal`` (RED_LOCK leaves only to POST_RED_WARMUP, which reaches a normal level only after
-:data:`WARMUP` ticks).
+(a step down is ``step_down_levels`` level(s), and only on a tick that completes a window of
+:data:`HYSTERESIS` calm ticks) and ``warmup_before_normal`` (RED_LOCK leaves only to POST_RED_WARMUP, which
+reaches a normal level only after :data:`WARMUP` ticks).
 """
 
 from __future__ import annotations
@@ -30,13 +31,25 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from eclipse.machines.checkers import register
 from eclipse.machines.modelcheck.model import Model, ModelError
 from eclipse.machines.modelcheck.world import UNKNOWN, V_NONE, V_OPEN, Attempt, Fault, World
 from eclipse.machines.posture import KNOBS, Posture
 from eclipse.machines.spec import Spec
 from eclipse.machines.table import CompiledMachine, compile_spec
 
-__all__ = ["DEBT_LEVELS", "HYSTERESIS", "POSTURES", "WARMUP", "PostureModel", "PostureState"]
+__all__ = [
+    "DEBT_LEVELS",
+    "HYSTERESIS",
+    "POSTURES",
+    "WARMUP",
+    "PostureModel",
+    "PostureState",
+    "cancels_offered",
+    "escalation_step",
+    "flapping_step",
+    "warmup_step",
+]
 
 GREEN, YELLOW, ORANGE, RED, WARMUP_STATE = "green", "yellow", "orange", "red_lock", "post_red_warmup"
 POSTURES: Final = (GREEN, YELLOW, ORANGE, RED, WARMUP_STATE)
@@ -71,10 +84,14 @@ Update = tuple[PostureState, tuple[Fault, ...], tuple[str, ...]]
 
 @dataclass(frozen=True, slots=True)
 class PostureModel:
-    """The posture machine compiled from ``spec``, driven over abstract debt and ticks."""
+    """The posture machine compiled from ``spec``, driven over abstract debt and ticks. ``checks`` maps the
+    model-check checkers the specs declare to their invariants (a check not declared is not run); ``step``
+    is the spec's ``step_down_levels``."""
 
     spec: Spec
     machine: CompiledMachine
+    checks: Mapping[str, str] = field(default_factory=dict)
+    step: int = 1
     memo: dict[tuple[PostureState, int, bool], Update] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -82,8 +99,9 @@ class PostureModel:
     owed: dict[Attempt, int] = field(default_factory=dict, compare=False, repr=False)  # contradictions memo
 
     @classmethod
-    def of(cls, spec: Spec) -> PostureModel:
-        """The model of the posture spec; ModelError when its states, events or guards are not the model's."""
+    def of(cls, spec: Spec, checks: Mapping[str, str] | None = None) -> PostureModel:
+        """The model of the posture spec; ModelError when its states, events or guards are not the model's.
+        ``checks`` defaults to the model-check checkers ``spec`` declares."""
         where = spec.path or spec.name
         if set(spec.states) != set(POSTURES):
             raise ModelError(f"{where}: the model check needs exactly the posture states {list(POSTURES)}")
@@ -91,7 +109,11 @@ class PostureModel:
         events = sorted(set(spec.events) - _EVENTS)
         if guards or events:
             raise ModelError(f"{where}: the model check cannot drive guards {guards} / events {events}")
-        return cls(spec, compile_spec(spec))
+        declared = dict(spec.checkers) if checks is None else dict(checks)
+        step = 1
+        if "posture.model_check.no_flapping" in declared:
+            step = int(spec.constant("step_down_levels"))
+        return cls(spec, compile_spec(spec), declared, step)
 
     def initial(self, model: Model, w: World) -> World:
         """``w`` with the posture at the machine's initial state, brought up to date with its debt."""
@@ -175,7 +197,12 @@ class PostureModel:
         for row in self.machine.rows_for.get((ps[0], event), ()):
             if row.guard is None or _GUARDS[row.guard] == want:
                 log.append(f"posture {event} (debt {debt}): {ps[0]} -> {row.target}")
-                _check_step(ps, row.target, tick, faults)
+                inv = self.checks.get("posture.model_check.warmup_before_normal")
+                if inv is not None:
+                    faults.extend(Fault(inv, d) for d in warmup_step(ps, row.target))
+                inv = self.checks.get("posture.model_check.no_flapping")
+                if inv is not None:
+                    faults.extend(Fault(inv, d) for d in flapping_step(ps, row.target, tick, self.step))
                 return (row.target, 0, 0)
         log.append(f"posture {event} (debt {debt}) refused in {ps[0]}")
         return ps
@@ -185,12 +212,9 @@ class PostureModel:
         """The posture invariants of one world; ``cancels`` are the attempts (0-based) the model offered a
         ``cancel_request`` for in it."""
         out = list(self.escalation_faults(w.posture, debt))
-        rows = model.machine.rows_for
-        for i, a in enumerate(w.attempts):
-            live = a.local not in model.machine.terminal and (a.local, "cancel_request") in rows
-            if live and i not in cancels:
-                detail = f"#{i + 1} in {a.local}: no cancel_request offered in posture {w.posture}"
-                out.append(Fault("never_blocks_exits_or_protection", detail))
+        inv = self.checks.get("posture.model_check.never_blocks_exits_or_protection")
+        if inv is not None:
+            out.extend(Fault(inv, d) for d in cancels_offered(model, w, cancels))
         return out
 
     def escalation_faults(self, posture: str, debt: int) -> tuple[Fault, ...]:
@@ -198,13 +222,8 @@ class PostureModel:
         key = (posture, debt)
         hit = self.strict.get(key)
         if hit is None:
-            want = target_of(debt)
-            if debt >= DEBT_LEVELS[0][0] and posture != RED:
-                hit = (Fault("escalation_immediate", f"debt {debt} >= RED threshold, posture {posture}"),)
-            elif not KNOBS[Posture.of_state(posture)].at_least_as_strict_as(KNOBS[Posture.of_state(want)]):
-                hit = (Fault("escalation_immediate", f"debt {debt} calls for {want}, posture {posture}"),)
-            else:
-                hit = ()
+            inv = self.checks.get("posture.model_check.escalation_immediate")
+            hit = () if inv is None else tuple(Fault(inv, d) for d in escalation_step(posture, debt))
             self.strict[key] = hit
         return hit
 
@@ -214,20 +233,55 @@ class PostureModel:
         return KNOBS[Posture.of_state(posture)].exits_allowed
 
 
-def _check_step(ps: PostureState, target: str, tick: bool, faults: list[Fault]) -> None:
-    """The transition invariants of one posture row taken from ``ps``."""
-    source, calm, warm = ps
+@register("posture.model_check.never_blocks_exits_or_protection")
+def cancels_offered(model: Model, w: World, cancels: frozenset[int]) -> list[str]:
+    """never_blocks_exits_or_protection: in ``w``'s posture the model offered ``cancel_request`` (the exit
+    and protection command) for every live attempt whose state has such a row (``cancels``: those offered)."""
+    rows = model.machine.rows_for
+    return [
+        f"#{i + 1} in {a.local}: no cancel_request offered in posture {w.posture}"
+        for i, a in enumerate(w.attempts)
+        if a.local not in model.machine.terminal and (a.local, "cancel_request") in rows and i not in cancels
+    ]
+
+
+@register("posture.model_check.escalation_immediate")
+def escalation_step(posture: str, debt: int) -> list[str]:
+    """escalation_immediate: the posture's knobs are at least as strict as those the debt calls for."""
+    want = target_of(debt)
+    if debt >= DEBT_LEVELS[0][0] and posture != RED:
+        return [f"debt {debt} >= RED threshold, posture {posture}"]
+    if not KNOBS[Posture.of_state(posture)].at_least_as_strict_as(KNOBS[Posture.of_state(want)]):
+        return [f"debt {debt} calls for {want}, posture {posture}"]
+    return []
+
+
+@register("posture.model_check.warmup_before_normal")
+def warmup_step(ps: PostureState, target: str) -> list[str]:
+    """warmup_before_normal: a row taken from ``ps`` leaves RED_LOCK only to POST_RED_WARMUP, and
+    POST_RED_WARMUP for a normal level only after :data:`WARMUP` ticks."""
+    source, _, warm = ps
     where = f"{source} -> {target}"
+    out = []
     if source == RED and target not in (RED, WARMUP_STATE):
-        faults.append(Fault("warmup_before_normal", f"{where}: RED_LOCK leaves only to POST_RED_WARMUP"))
+        out.append(f"{where}: RED_LOCK leaves only to POST_RED_WARMUP")
     if source == WARMUP_STATE and target in (GREEN, YELLOW, ORANGE) and warm < WARMUP:
-        faults.append(Fault("warmup_before_normal", f"{where} after {warm} of {WARMUP} warmup tick(s)"))
+        out.append(f"{where} after {warm} of {WARMUP} warmup tick(s)")
+    return out
+
+
+@register("posture.model_check.no_flapping", reads=("step_down_levels",))
+def flapping_step(ps: PostureState, target: str, tick: bool, step: int) -> list[str]:
+    """no_flapping: a step down from ``ps`` is ``step`` level(s) (or RED_LOCK to POST_RED_WARMUP), on a tick
+    completing :data:`HYSTERESIS` calm ticks."""
+    source, calm, _ = ps
     down = RANK[target] < RANK[source] if source in RANK and target in RANK else source == RED
-    if down:
-        one = target == WARMUP_STATE or RANK[target] == RANK[source] - 1
-        if not (tick and calm >= HYSTERESIS and one):
-            detail = (
-                f"{where}: a step down must be one level, on a tick completing {HYSTERESIS} calm ticks "
-                f"(calm {calm}{', on a tick' if tick else ', no tick'})"
-            )
-            faults.append(Fault("no_flapping", detail))
+    if not down:
+        return []
+    one = target == WARMUP_STATE or RANK[target] == RANK[source] - step
+    if tick and calm >= HYSTERESIS and one:
+        return []
+    return [
+        f"{source} -> {target}: a step down must be {step} level(s), on a tick completing {HYSTERESIS} calm "
+        f"ticks (calm {calm}{', on a tick' if tick else ', no tick'})"
+    ]

@@ -3,9 +3,11 @@
 Everything is a small immutable tuple so that a state hashes fast and the search can remember millions:
 
 * :class:`Attempt`: one venue order of the intent: the bot's belief (the order machine's state, the quantity,
-  the trade ids applied) next to the venue's truth (status, quantity, units filled). The order quantity is
-  abstracted to :data:`QUANTITY` units; the venue fills one unit at a time, unit ``k`` carrying trade id
-  ``tk`` (trade ids are per attempt).
+  the trade ids applied, whether it knows the trigger link) next to the venue's truth (status, quantity, units
+  filled). The order quantity is abstracted to :data:`QUANTITY` units; the venue fills one unit at a time,
+  unit ``k`` carrying trade id ``tk`` (trade ids are per attempt). In the conditional configuration the
+  attempts are conditional orders: the venue status ``triggered`` (:data:`V_TRIG`) is a conditional that
+  triggered and became a regular order, which is working; the units filled are that order's fills.
 * :class:`Msg`: one venue report on its way to the bot; :class:`World` holds the reports in flight as a
   sorted tuple (a multiset: any of them may be delivered next, so the channel reorders) of at most
   :data:`CHANNEL_BOUND`; the channel also loses and duplicates them, and the venue may re-send a trade id.
@@ -20,10 +22,11 @@ from typing import Final, NamedTuple
 
 __all__ = [
     "CHANNEL_BOUND",
+    "CONDITIONAL_STATES",
     "GUARDS",
+    "LIVE_AT_VENUE",
     "MAX_ATTEMPTS",
     "QUANTITY",
-    "RECONCILE_CYCLES",
     "Attempt",
     "Ctx",
     "Fault",
@@ -35,6 +38,7 @@ __all__ = [
     "remove",
     "render_msg",
     "render_world",
+    "triggered_at_venue",
 ]
 
 QUANTITY: Final = 2
@@ -43,19 +47,22 @@ MAX_ATTEMPTS: Final = 2
 """Venue orders per intent: the first submission and one resubmission."""
 CHANNEL_BOUND: Final = 3
 """Reports in flight at most; a report emitted into a full channel is lost (a fault the model has anyway)."""
-RECONCILE_CYCLES: Final = 2
-"""K: once faults stop, this many reconcile cycles must bring the bot's belief to the venue's truth."""
-
 # The order machine's vocabulary the model speaks (Model.of checks the spec has these states).
 CREATED, SUBMITTING, UNKNOWN, ACCEPTED = "created", "submitting", "unknown", "accepted"
-PARTIAL, PENDING_CANCEL = "partially_filled", "pending_cancel"
+PARTIAL, PENDING_CANCEL, TRIGGERED = "partially_filled", "pending_cancel", "triggered"
 FILLED, CANCELED, REJECTED, EXPIRED, ABSENT = "filled", "canceled", "rejected", "expired", "absent"
 STATES: Final = (CREATED, SUBMITTING, UNKNOWN, ACCEPTED, PARTIAL, PENDING_CANCEL, FILLED, CANCELED, REJECTED,
                  EXPIRED, ABSENT)  # fmt: skip
-TRANSPORT_ERROR, FILL, QTY_REDUCED = "transport_error", "fill", "qty_reduced"
+CONDITIONAL_STATES: Final = (*STATES, TRIGGERED)
+"""The states the conditional configuration needs besides the regular ones."""
+TRANSPORT_ERROR, FILL, QTY_REDUCED, TRIGGER = "transport_error", "fill", "qty_reduced", "trigger"
 
-# The venue's status of one order besides filled, canceled, expired and rejected.
-V_NONE, V_OPEN = "none", "open"
+# The venue's status of one order besides filled, canceled, expired and rejected: none (never placed), open
+# (working; a conditional not yet triggered), triggered (a conditional that triggered: the order it became
+# works).
+V_NONE, V_OPEN, V_TRIG = "none", "open", "triggered"
+LIVE_AT_VENUE: Final = frozenset({V_OPEN, V_TRIG})
+"""Venue statuses of an order that can still fill, cancel or expire."""
 
 Ctx = tuple[int, int]
 """Guard context: (filled units, order quantity) as they would be after the event, as in OrderTracker."""
@@ -79,9 +86,10 @@ class Attempt(NamedTuple):
     qty: int  # the bot's order quantity
     applied: tuple[int, ...]  # trade units applied, sorted (a repeat would be a double application)
     doubt: bool  # a terminal state reached by a transport error (no definitive answer)
-    venue: str  # none, open, filled, canceled, expired, rejected
+    venue: str  # none, open, triggered, filled, canceled, expired, rejected
     vqty: int
     vfilled: int  # units the venue filled: trade ids t1..t<vfilled>
+    linked: bool = False  # a conditional: the bot knows the trigger link (the order it became is this one)
 
 
 class Msg(NamedTuple):
@@ -120,11 +128,18 @@ class Fault:
 
 
 class Successor(NamedTuple):
-    """One action from a world: its label (with what the machine did), the next world, what it broke."""
+    """One action from a world: the action, the next world, what it broke, and what the machine did (``log``:
+    joined into :attr:`label` only when the search needs it, for a new state)."""
 
     action: str
     world: World
     faults: tuple[Fault, ...]
+    log: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The action with what the machine did."""
+        return f"{self.action}: {'; '.join(self.log)}" if self.log else self.action
 
 
 def render_msg(m: Msg) -> str:
@@ -136,14 +151,21 @@ def render_msg(m: Msg) -> str:
     return f"{m.event}#{m.attempt + 1}"
 
 
+def triggered_at_venue(a: Attempt) -> bool:
+    """A conditional the venue triggered, as far as its truth shows: the order it became is working, or
+    filled something (a conditional fills only through the order it became)."""
+    return a.venue == V_TRIG or a.vfilled > 0
+
+
 def render_world(w: World) -> str:
     """One line: each attempt's belief and the venue's truth, then the reports in flight."""
     parts = []
     for i, a in enumerate(w.attempts, 1):
         ids = ",".join(f"t{u}" for u in a.applied)
         doubt = " (by transport error)" if a.doubt else ""
+        link = " (trigger known)" if a.linked else ""
         parts.append(
-            f"#{i} bot {a.local}{doubt} {len(a.applied)}/{a.qty}{f' [{ids}]' if ids else ''}"
+            f"#{i} bot {a.local}{doubt}{link} {len(a.applied)}/{a.qty}{f' [{ids}]' if ids else ''}"
             f" | venue {a.venue} {a.vfilled}/{a.vqty}"
         )
     channel = ", ".join(render_msg(m) for m in w.channel) or "empty"
