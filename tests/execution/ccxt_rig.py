@@ -11,8 +11,6 @@ the journal finds nothing to add and nothing wrong.
 from __future__ import annotations
 
 import asyncio
-import json
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -47,16 +45,6 @@ ENV = {
     "EXIT_TAKE_PROFIT_PCT": "0.006",  # ~40,240
     "ENTRY_PARTIAL_MIN_FILL_RATIO": "0",  # slices keep coming: no partial-fill resolver
 }
-
-
-def control(sim: SimServerThread, method: str, path: str, body: Any = None) -> Any:
-    """Call one of the simulator's ``/_sim`` control endpoints; the decoded JSON."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        sim.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
 
 
 def path_frame(n: int = 80, moves: dict[int, tuple[float, float, float]] | None = None) -> OhlcvFrame:
@@ -134,7 +122,7 @@ class Rig:
         )
         self.sim.start()
         if self.faults:
-            control(self.sim, "POST", "/_sim/faults", self.faults)
+            self.sim.control("POST", "/_sim/faults", self.faults)
 
     # --- the engine's life ---------------------------------------------------------------------------
     def settings(self) -> EngineSettings:
@@ -198,7 +186,7 @@ class Rig:
     # --- market ----------------------------------------------------------------------------------------
     def step(self, bars: int = 1) -> None:
         """Move the market ``bars`` bars on (fills, triggers)."""
-        control(self.sim, "POST", "/_sim/step", {"bars": bars})
+        self.sim.control("POST", "/_sim/step", {"bars": bars})
         self.index += bars
 
     async def bar(self) -> Bar:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -56,12 +54,8 @@ def sim(frame: OhlcvFrame) -> Iterator[SimServerThread]:
 
 
 def control(sim: SimServerThread, method: str, path: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        sim.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
+    """Call a ``/_sim`` control endpoint; the decoded JSON (HTTP errors raise)."""
+    return sim.control(method, path, body)
 
 
 Scenario = Callable[[CcxtVenue], Awaitable[None]]

@@ -99,12 +99,7 @@ def sim(make_sim: SimFactory) -> SimServerThread:
 
 def control(sim: SimServerThread, method: str, path: str, body: Any = None) -> Any:
     """Call a ``/_sim`` control endpoint; the decoded JSON (HTTP errors raise)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        sim.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
+    return sim.control(method, path, body)
 
 
 def control_error(sim: SimServerThread, method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import threading
+import urllib.request
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -295,6 +297,16 @@ class SimServerThread:
             return fn(*args)
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        """Call one of the ``/_sim`` control endpoints over HTTP, as a client would (blocking); the decoded
+        JSON answer (an HTTP error raises ``urllib.error.HTTPError``)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
 
     def stop(self) -> None:
         """Stop serving, close the store and join the thread."""
