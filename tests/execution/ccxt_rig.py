@@ -51,7 +51,8 @@ def path_frame(n: int = 80, moves: dict[int, tuple[float, float, float]] | None 
     """``n`` 1m bars flat at :data:`LEVEL`; ``moves[i] = (high, low, close)`` changes bar ``i`` (later bars
     stay at its close). Data time is wall time: bar :data:`START` (where the market starts) opens at the
     current minute, so the engine's wall clock and the venue's market time agree (market time runs a minute
-    ahead per step)."""
+    ahead per step). Make it when the scenario starts: a path made minutes earlier puts the venue's fills
+    before the engine's fill-fetch window."""
     first = (LiveClock().now_ms() // 60_000 - START) * 60_000
     ts = first + 60_000 * np.arange(n, dtype=np.int64)
     close = np.full(n, LEVEL)

@@ -68,15 +68,17 @@ async def a_stop_canceled_outside(rig: Rig) -> None:
 
 
 FRAMES = {
-    a_stop_fires: (path_frame(moves={DIP: (LEVEL, 39_000.0, 39_200.0)}), None),
-    an_exit_while_the_entry_still_fills: (path_frame(), SLICES),
-    a_stop_canceled_outside: (path_frame(), None),
+    a_stop_fires: ({DIP: (LEVEL, 39_000.0, 39_200.0)}, None),
+    an_exit_while_the_entry_still_fills: ({}, SLICES),
+    a_stop_canceled_outside: ({}, None),
 }
+"""Each scenario's price moves and simulator faults (the path itself is made when the test runs: its times
+are the wall clock's)."""
 
 
 def verdict(tmp: Path, scenario: Scenario, tables: dict[str, CompiledMachine]) -> list[str]:
-    frame, faults = FRAMES[scenario]
-    rig = Rig(tmp, AlgoIdLayout.APART, frame, faults, tables=tables)
+    moves, faults = FRAMES[scenario]
+    rig = Rig(tmp, AlgoIdLayout.APART, path_frame(moves=moves), faults, tables=tables)
 
     async def main() -> list[str]:
         try:
