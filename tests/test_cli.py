@@ -195,6 +195,13 @@ def test_version_help_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["signals", "--profile", "mega"]) == 2
     assert main(["frobnicate"]) == 2
     assert main(["--help"]) == 0
+    capsys.readouterr()
+    assert main(["sim-venue", "--algo-ids", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err  # one line: what is wrong and where the help is, no usage block
+    assert "--algo-ids" in err
+    assert "coincide" in err
+    assert "eclipse sim-venue --help" in err
 
 
 def test_environ_is_read_only_in_the_cli() -> None:

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import numpy as np
 from tqdm import tqdm
@@ -74,9 +74,17 @@ def _version_text() -> str:
     return f"eclipse {__version__} (core {core})"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (what is wrong, where the help is) and exit code 2; the
+    subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``eclipse`` command."""
-    parser = argparse.ArgumentParser(prog="eclipse", description="Eclipse: safety-first crypto scalping.")
+    parser = _Parser(prog="eclipse", description="Eclipse: safety-first crypto scalping.")
     parser.add_argument("--version", action="version", version=_version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
