@@ -1,0 +1,7 @@
+"""``python -m eclipse.cli``."""
+
+import sys
+
+from eclipse.cli import main
+
+sys.exit(main())
