@@ -57,6 +57,12 @@ EXPECTED_KNOBS = {
     "EXIT_STAGNATION_ATR", "EXIT_ATR_TF", "EXIT_ATR_SCALE_ENABLED", "EXIT_ATR_SCALE_REF_PCT",
     "EXIT_ATR_SCALE_MIN", "EXIT_ATR_SCALE_MAX", "EXIT_STOP_LOSS_PCT", "EXIT_STOP_LOSS_ATR",
     "EXIT_TAKE_PROFIT_PCT", "EXIT_TAKE_PROFIT_ATR", "EXIT_PROTECT_GRACE_SEC", "EXIT_PROTECT_CLOSE_POSITION",
+    # the daemon (eclipse.config.runtime_knobs)
+    "SCALPER_MODE", "ENTRY_LOOP_MODE", "ACTIVE_SYMBOLS", "FIRST_LIVE_SAFE", "FIRST_LIVE_SYMBOLS",
+    "FIRST_LIVE_MAX_NOTIONAL_USDT", "EQUITY_CAP_USDT", "MAX_DAILY_LOSS_PCT", "MAX_DRAWDOWN_PCT",
+    "KILL_DAILY_HALT_SEC", "KILL_DRAWDOWN_HALT_SEC", "TELEMETRY_PATH", "PROTECTION_CHECK_SEC",
+    "RUN_BAR_SETTLE_SEC", "RECONCILE_INTERVAL_SEC", "RUN_LOOP_MAX_CRASHES", "CLOCK_SKEW_MAX_MS",
+    "FEATURE_STATE_MAX_AGE_SEC", "STATUS_HTTP", "STATUS_HTTP_HOST", "STATUS_HTTP_PORT", "STATUS_TOKEN",
 }  # fmt: skip
 
 # Defaults the original README documents ("Guard Defaults", "Volatility Regime", "Volume-weighted
@@ -127,6 +133,8 @@ def test_every_knob_is_documented(param: Param) -> None:
         "retry_policy",
         "groups",
         "map",
+        "symbols",
+        "text",
     }
     assert param.parser.expected.strip()
 

@@ -129,4 +129,6 @@ def format_value(value: object) -> str:
         return "1" if value else "0"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
     return str(value)

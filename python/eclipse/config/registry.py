@@ -26,6 +26,7 @@ from eclipse.config.parsers import (
     path_parser,
 )
 from eclipse.config.router_knobs import router_params
+from eclipse.config.runtime_knobs import runtime_params
 from eclipse.config.venue_knobs import venue_params
 from eclipse.strategy.sessions import SessionHours
 
@@ -345,6 +346,8 @@ REGISTRY: tuple[Param, ...] = (
     *router_params(Param),
     *entry_params(Param),
     *exit_params(Param),
+    # --- the daemon (eclipse.config.runtime_knobs) ---
+    *runtime_params(Param),
 )
 
 _BY_NAME: Mapping[str, Param] = MappingProxyType({p.name: p for p in REGISTRY})
