@@ -182,11 +182,6 @@ def test_params_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert row.split()[2] == "0.35"
 
 
-def test_run_is_not_pretending(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run"]) == 2
-    assert "later release" in capsys.readouterr().err
-
-
 def test_version_help_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith(f"eclipse {__version__} (core ")

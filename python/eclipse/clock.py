@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "LiveClock", "SimClock"]
+__all__ = ["Clock", "LiveClock", "SimClock", "perf_ns"]
 
 
 @runtime_checkable
@@ -19,6 +19,11 @@ class Clock(Protocol):
     def now(self) -> float:
         """Current time as Unix seconds (UTC)."""
         ...
+
+
+def perf_ns() -> int:
+    """A monotonic counter in nanoseconds for measuring durations (never a time of day)."""
+    return time.perf_counter_ns()
 
 
 class LiveClock:

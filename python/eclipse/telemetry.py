@@ -74,16 +74,24 @@ class MemorySink:
 
 
 class JsonlSink:
-    """Appends one JSON object per line to a file (parent directories created; flushed per event)."""
+    """Appends one JSON object per line to a file (parent directories created). Flushed per event, or with
+    ``flush_each=False`` only by :meth:`flush` (the daemon's telemetry loop) and at close."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, flush_each: bool = True) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: TextIO = self.path.open("a", encoding="utf-8")
+        self._flush_each = flush_each
 
     def __call__(self, record: Mapping[str, Scalar]) -> None:
         self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._fh.flush()
+        if self._flush_each:
+            self._fh.flush()
+
+    def flush(self) -> None:
+        """Hand buffered lines to the OS."""
+        if not self._fh.closed:
+            self._fh.flush()
 
     def close(self) -> None:
         """Close the file."""

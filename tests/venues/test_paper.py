@@ -356,7 +356,8 @@ def test_dry_run_never_sends_a_signed_or_state_changing_request() -> None:
 
 def test_only_engaged_symbols_are_refreshed(frame: OhlcvFrame) -> None:
     async def go() -> None:
-        venue = make(frame, extra=50)
+        clock = SimClock(int(frame.ts_ms[START]) + 59_000)
+        venue = make(frame, extra=50, clock=clock)
         source = venue._source
         assert isinstance(source, FakeSource)
         await venue.fetch_balance()
@@ -365,6 +366,9 @@ def test_only_engaged_symbols_are_refreshed(frame: OhlcvFrame) -> None:
         assert source.ohlcv_calls == []  # flat account: no market needs prices
         await venue.create_order(order("e-1", Side.BUY, "0.01"))
         source.ohlcv_calls.clear()
+        await venue.fetch_balance()
+        assert source.ohlcv_calls == []  # nothing new can form at the same instant: no second refresh
+        clock.advance(ms=1)
         await venue.fetch_balance()
         await venue.fetch_open_orders()
         assert {c[0] for c in source.ohlcv_calls} == {SYM}  # only the symbol with a position

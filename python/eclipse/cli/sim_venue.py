@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
@@ -11,13 +12,24 @@ from eclipse.cli.common import EXIT_USAGE, Subparsers, int_at_least
 from eclipse.market.bars import EMBEDDED_DATASET
 
 
+def _speed(text: str) -> float:
+    """An argparse type: a finite number > 0 (argparse names the flag in its error)."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 such as 1 or 10, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0 such as 1 or 10, got {text!r}")
+    return value
+
+
 def register(sub: Subparsers) -> None:
     """Add this module's commands to ``sub``."""
     simv = sub.add_parser(
         "sim-venue", help="run the exchange simulator (Binance / Coinbase REST on loopback)"
     )
     simv.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    simv.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    simv.add_argument("--port", type=int_at_least(0), default=0, help="port (default 0: a free one)")
     simv.add_argument(
         "--data",
         action="append",
@@ -26,7 +38,7 @@ def register(sub: Subparsers) -> None:
         help=f"OHLCV or trades CSV per symbol (repeatable); default: embedded {EMBEDDED_DATASET} as BTCUSDT",
     )
     pace = simv.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    pace.add_argument("--speed", type=_speed, default=1.0, help="replay speed (1 = real time)")
     pace.add_argument("--stepped", action="store_true", help="market time moves only via POST /_sim/step")
     simv.add_argument("--db", type=Path, help="SQLite state file (default: in memory, lost at exit)")
     simv.add_argument("--seed", type=int, default=0, help="seed of the fault injector (default 0)")
@@ -34,23 +46,24 @@ def register(sub: Subparsers) -> None:
     simv.add_argument(
         "--weight-limit",
         type=int_at_least(1),
-        default=2400,
+        default=None,
         metavar="N",
-        help="request weight per minute and client before 429 (default 2400, as Binance USD-M)",
+        help="request weight per market minute and client before 429 (default 2400, as Binance USD-M; "
+        "x speed per wall minute in a replay)",
     )
     simv.add_argument(
         "--order-limit-10s",
         type=int_at_least(1),
-        default=300,
+        default=None,
         metavar="N",
-        help="orders per 10 seconds before 429 (default 300)",
+        help="orders per 10 seconds of market time before 429 (default 300)",
     )
     simv.add_argument(
         "--order-limit-1m",
         type=int_at_least(1),
-        default=1200,
+        default=None,
         metavar="N",
-        help="orders per minute before 429 (default 1200)",
+        help="orders per market minute before 429 (default 1200)",
     )
     simv.add_argument(
         "--start-offset-bars",
@@ -70,6 +83,11 @@ def register(sub: Subparsers) -> None:
     simv.set_defaults(func=_cmd_sim_venue)
 
 
+def _per_wall(given: int | None, default: int, scale: float) -> int:
+    """A request limit per wall window: ``given`` or ``default`` (per market window) times ``scale``."""
+    return round((given if given is not None else default) * scale)
+
+
 def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     import asyncio
     import contextlib
@@ -78,6 +96,8 @@ def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO
     from eclipse.venues.sim.config import DEFAULT_KEY, DEFAULT_SECRET, SimConfig, parse_data_sources
     from eclipse.venues.sim.faults import load_fault_plan
 
+    # limits are per market minute, as a real venue's: a replay at x S grants S times as much per wall minute
+    scale = 1.0 if args.stepped else max(1.0, args.speed)
     try:
         config = SimConfig(
             host=args.host,
@@ -88,9 +108,9 @@ def _cmd_sim_venue(args: argparse.Namespace, env: Mapping[str, str], out: TextIO
             db_path=str(args.db) if args.db is not None else None,
             seed=args.seed,
             faults=load_fault_plan(args.faults) if args.faults else None,
-            weight_limit_1m=args.weight_limit,
-            order_limit_10s=args.order_limit_10s,
-            order_limit_1m=args.order_limit_1m,
+            weight_limit_1m=_per_wall(args.weight_limit, 2400, scale),
+            order_limit_10s=_per_wall(args.order_limit_10s, 300, scale),
+            order_limit_1m=_per_wall(args.order_limit_1m, 1200, scale),
             start_offset_bars=args.start_offset_bars,
             algo_ids=args.algo_ids,
         )

@@ -88,4 +88,12 @@ def venue_params(param: type[Param]) -> tuple[Param, ...]:
             "none",
             "share of the venue's request-weight limit we allow ourselves before pausing, in percent",
         ),
+        param(
+            "VENUE_WEIGHT_RESERVE_PCT",
+            float_parser(0.0, 99.0),
+            20.0,
+            _OWNER,
+            "exit",
+            "percent of the weight limit kept for protection reads (market data and entries stop short)",
+        ),
     )

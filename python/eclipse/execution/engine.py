@@ -203,12 +203,12 @@ class ExecutionEngine:
         # one feature pass per bar: the signal engine applies it now, the exits read that same state, and
         # the scanner (_entry, on every path) then only scores it
         state = self.signals.advance(symbol, bar)
-        await self.sync_fills()
+        await self.sync_fills(symbol)
         exit_req = self.exits.on_bar(symbol, state)
         if exit_req is not None:
             await self.submit_reduce(exit_req)
         await self._entry(symbol, bar)
-        await self.sync_fills()
+        await self.sync_fills(symbol)
         if self.check_due():
             await self.check_protection()
 
@@ -267,7 +267,7 @@ class ExecutionEngine:
         elif result.outcome in (RouterOutcome.REJECTED, RouterOutcome.UNRESOLVED):
             self.gate.record_error(symbol, detail=f"{result.outcome.value}: {result.why}")
         elif result.report is not None:
-            await self.sync_fills()
+            await self.sync_fills(symbol)
             # post-submit: a market entry that did not fill completely at once goes to the resolver
             await self._settle_entry(self.orders.orders[req.client_order_id], result.report)
 
@@ -356,18 +356,18 @@ class ExecutionEngine:
             client_order_id=req.client_order_id,
             why=result.why,
         )
-        await self.sync_fills()
+        await self.sync_fills(req.symbol)
         return result
 
     async def force_exit(self, symbol: str, reason: str) -> RouterResult | None:
         """Close ``symbol``'s position now with a reduce-only market order (None when flat)."""
-        await self.sync_fills()
+        await self.sync_fills(symbol)
         req = self.exits.force_exit(symbol, reason)
         return await self.submit_reduce(req) if req is not None else None
 
     async def flatten(self, symbol: str, reason: str) -> bool:
         """Force-exit ``symbol`` (kind FLATTEN); True once the book is flat."""
-        await self.sync_fills()
+        await self.sync_fills(symbol)
         req = self.exits.force_exit(symbol, reason)
         if req is not None:
             await self.submit_reduce(replace(req, kind=IntentKind.FLATTEN))
@@ -389,12 +389,14 @@ class ExecutionEngine:
         if res.confirmed:
             if order.actual_id is not None:
                 await follow_trigger(self, order)
-            await self.sync_fills()
+            await self.sync_fills(order.symbol)
         return res.confirmed
 
     # --- fills ---
-    async def sync_fills(self) -> int:
-        """Fetch, journal and apply the new fills of our orders; drive protection. Returns fills applied.
+    async def sync_fills(self, symbol: str | None = None) -> int:
+        """Fetch, journal and apply the new fills of our orders (of ``symbol`` only when given: a bar's own
+        syncs stay O(1) in the number of symbols; the protection check syncs every symbol); drive
+        protection. Returns fills applied.
 
         A fill of no known order on a symbol where a conditional of ours is working may be that conditional's
         execution (Binance lists it under the regular order the trigger placed, an id of another sequence):
@@ -402,25 +404,28 @@ class ExecutionEngine:
         and the fill is booked to the one that triggered, not left to the next protection check. Each such
         fill is chased once."""
         applied = 0
-        for symbol, since in sorted(self.orders.needs_fills().items()):
+        wanted = self.orders.needs_fills()
+        if symbol is not None:
+            wanted = {symbol: wanted[symbol]} if symbol in wanted else {}
+        for sym, since in sorted(wanted.items()):
             try:
-                fills = await self._fetch_fills(symbol, since - FILL_SLACK_MS)
+                fills = await self._fetch_fills(sym, since - FILL_SLACK_MS)
             except VenueError as err:
-                self.telemetry.emit("fills.fetch_failed", symbol=symbol, error_kind=err.kind, detail=str(err))
+                self.telemetry.emit("fills.fetch_failed", symbol=sym, error_kind=err.kind, detail=str(err))
                 continue
             strays: list[Fill] = []
             for fill in sorted(fills, key=lambda f: (f.ts_ms, f.trade_id)):
                 if await self._apply_fill(fill):
                     applied += 1
-                elif self.orders.owner(fill) is None and (symbol, fill.trade_id) not in self._strays:
+                elif self.orders.owner(fill) is None and (sym, fill.trade_id) not in self._strays:
                     strays.append(fill)
-            if strays and await chase_triggers(self, symbol):
+            if strays and await chase_triggers(self, sym):
                 for fill in strays:
                     if await self._apply_fill(fill):
                         applied += 1
             for fill in strays:
                 if self.orders.owner(fill) is None:
-                    self._strays[(symbol, fill.trade_id)] = None
+                    self._strays[(sym, fill.trade_id)] = None
             while len(self._strays) > _STRAYS_KEPT:
                 del self._strays[next(iter(self._strays))]
         return applied

@@ -179,6 +179,9 @@ class OrderLedger:
 
     def __init__(self, table: CompiledMachine | None = None, on_refusal: RefusalSink | None = None) -> None:
         self.orders: dict[str, TrackedOrder] = {}
+        self._active: dict[str, TrackedOrder] = {}
+        """Orders that may be live or uncounted (a superset, pruned when scanned; :meth:`apply` re-adds an
+        order a late report revives), so the per-bar scans do not walk every order of the run."""
         self.on_refusal = on_refusal
         self._table = table
         self._by_venue: dict[VenueOrderId, str] = {}
@@ -223,6 +226,12 @@ class OrderLedger:
     # --- the fold ------------------------------------------------------------------------------------------
     def apply(self, ev: JournalEvent) -> TrackedOrder | None:
         """Fold one journal record into the order it concerns; that order (None for other records)."""
+        order = self._apply(ev)
+        if order is not None and (order.live or order.uncounted):
+            self._active.setdefault(order.client_order_id, order)
+        return order
+
+    def _apply(self, ev: JournalEvent) -> TrackedOrder | None:
         if isinstance(ev, OrderSubmitting):
             self._now = ev.ts_ms
             return self._submitting(ev)
@@ -366,14 +375,24 @@ class OrderLedger:
         own = self._by_venue.get(venue_id)
         return self.orders.get(own) if own is not None else None
 
+    def _scan(self) -> list[TrackedOrder]:
+        """The orders that are live or uncounted now (the active index, pruned)."""
+        out: list[TrackedOrder] = []
+        for cid, o in list(self._active.items()):
+            if o.live or o.uncounted:
+                out.append(o)
+            else:
+                del self._active[cid]
+        return out
+
     def live(self, symbol: str | None = None) -> list[TrackedOrder]:
         """Orders not terminal in their machine (of ``symbol`` when given), in placement order."""
-        return [o for o in self.orders.values() if o.live and (symbol is None or o.symbol == symbol)]
+        return [o for o in self._scan() if o.live and (symbol is None or o.symbol == symbol)]
 
     def needs_fills(self) -> dict[str, int]:
         """Symbols with an order still live or with uncounted fills -> the earliest such placement time."""
         out: dict[str, int] = {}
-        for o in self.orders.values():
+        for o in self._scan():
             if o.live or o.uncounted:
                 out[o.symbol] = min(out.get(o.symbol, o.placed_ms), o.placed_ms)
         return out

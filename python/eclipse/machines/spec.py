@@ -48,6 +48,7 @@ from pathlib import Path
 from eclipse.errors import EclipseError
 
 __all__ = [
+    "PACKAGED_SPEC_DIR",
     "SUITES",
     "Constant",
     "Invariant",
@@ -321,13 +322,20 @@ def _check(spec: Spec) -> None:
         )
 
 
-def find_spec_dir(start: Path | None = None) -> Path:
-    """The ``specs/`` directory of the checkout containing ``start`` (default: the current directory)."""
+PACKAGED_SPEC_DIR = Path(__file__).resolve().parent / "specs"
+"""The copy of ``specs/*.toml`` installed with the package (a test keeps it equal to the repository's)."""
+
+
+def find_spec_dir(start: Path | None = None, *, packaged: bool = True) -> Path:
+    """The ``specs/`` directory of the checkout containing ``start`` (default: the current directory); outside
+    a checkout, the copy installed with the package (:data:`PACKAGED_SPEC_DIR`) unless ``packaged`` is off."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "specs"
         if candidate.is_dir() and any(candidate.glob("*.toml")):
             return candidate
+    if packaged and any(PACKAGED_SPEC_DIR.glob("*.toml")):
+        return PACKAGED_SPEC_DIR
     raise SpecError(
         f"no specs/ directory with *.toml files above {here}; run inside a clone or pass --specs DIR"
     )

@@ -1,7 +1,9 @@
 """OHLCV bars: the :class:`Bar` record, the column-wise :class:`OhlcvFrame` and the CSV loader.
 
 CSV format (see the data README): header ``ts_ms,open,high,low,close,volume`` (any column order, extra
-columns ignored), ``ts_ms`` = bar open time in UTC milliseconds, strictly increasing; plain or gzip.
+columns ignored), ``ts_ms`` = bar open time in UTC milliseconds, strictly increasing; plain or gzip, UTF-8
+(a byte order mark, as Excel writes, is ignored). Every bar must pass :func:`bar_problem` (finite prices > 0,
+low <= open, close <= high, volume >= 0); the first that does not is refused naming the file and line.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "EMBEDDED_DATASET",
     "Bar",
     "OhlcvFrame",
+    "bar_problem",
     "embedded_dataset",
     "load_ohlcv_csv",
     "parse_ohlcv_csv",
@@ -35,6 +38,7 @@ BAR_MS = 60_000
 COLUMNS = ("ts_ms", "open", "high", "low", "close", "volume")
 EMBEDDED_DATASET = "btc-perp_1m_2022-01.csv.gz"
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = "\ufeff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,27 +113,52 @@ class OhlcvFrame:
         )
 
 
-def _check_bar(values: list[float], line: int) -> str | None:
-    o, h, lo, c, v = values
-    if not all(math.isfinite(x) for x in values):
-        return f"line {line}: non-finite value"
+def bar_problem(o: float, h: float, lo: float, c: float, v: float) -> str | None:
+    """What is wrong with a bar's prices and volume, or None: every value finite, prices > 0, volume >= 0,
+    low <= high, open and close within [low, high]."""
+    # the common case, fast (a NaN fails every comparison, so it takes the slow path)
+    if 0 < lo <= o <= h < math.inf and lo <= c <= h and 0 <= v < math.inf:
+        return None
+    values = {"open": o, "high": h, "low": lo, "close": c, "volume": v}
+    bad = [f"{name}={x!r}" for name, x in values.items() if not math.isfinite(x)]
+    if bad:
+        return f"non-finite value {', '.join(bad)} (expected finite numbers)"
+    bad = [f"{name}={x!r}" for name, x in values.items() if name != "volume" and x <= 0]
+    if bad:
+        return f"non-positive price {', '.join(bad)} (prices must be > 0)"
     if v < 0:
-        return f"line {line}: negative volume {v!r}"
-    if h < max(o, c, lo) or lo > min(o, c):
-        return f"line {line}: inconsistent bar (open={o!r} high={h!r} low={lo!r} close={c!r})"
+        return f"negative volume {v!r} (expected >= 0)"
+    shown = f"open={o!r} high={h!r} low={lo!r} close={c!r}"
+    if h < lo:
+        return f"inconsistent bar: high < low ({shown})"
+    if not (lo <= o <= h and lo <= c <= h):
+        return f"inconsistent bar: open/close outside [low, high] ({shown})"
     return None
 
 
 def parse_ohlcv_csv(lines: Iterable[str], source: str) -> OhlcvFrame:
-    """Parse CSV text lines into a frame; DataError naming ``source`` and the line on any problem."""
+    """Parse CSV text lines into a frame; DataError naming ``source`` and the line on any problem (a bar
+    failing :func:`bar_problem` included). A UTF-8 byte order mark before the header is ignored."""
     reader = csv.reader(lines)
+    try:
+        return _parse_ohlcv(reader, source)
+    except csv.Error as exc:
+        raise DataError(f"{source}: line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _parse_ohlcv(reader: Iterator[list[str]], source: str) -> OhlcvFrame:
     header = next(reader, None)
     if header is None:
         raise DataError(f"{source}: empty file (expected a header {','.join(COLUMNS)})")
     names = [h.strip() for h in header]
+    if names:
+        names[0] = names[0].lstrip(_BOM).strip()
     missing = [c for c in COLUMNS if c not in names]
     if missing:
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (header: {','.join(names)})")
+        shown = ",".join(names)
+        if not shown.isprintable():  # invisible characters: show them
+            shown = repr(shown)
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} (header: {shown})")
     idx = [names.index(c) for c in COLUMNS]
     ts: list[int] = []
     rows: list[list[float]] = []
@@ -145,9 +174,9 @@ def parse_ohlcv_csv(lines: Iterable[str], source: str) -> OhlcvFrame:
             raise DataError(f"{source}: line {line}: not a number in {','.join(row)!r}") from None
         if ts and t <= ts[-1]:
             raise DataError(f"{source}: line {line}: ts_ms {t} is not after the previous {ts[-1]}")
-        problem = _check_bar(values, line)
+        problem = bar_problem(*values)
         if problem:
-            raise DataError(f"{source}: {problem}")
+            raise DataError(f"{source}: line {line}: {problem}")
         ts.append(t)
         rows.append(values)
     if not ts:
@@ -161,8 +190,12 @@ def _decode(data: bytes, source: str) -> str:
     try:
         if data[:2] == _GZIP_MAGIC:
             data = gzip.decompress(data)
-        return data.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        return data.decode("utf-8-sig")  # an Excel export starts with a byte order mark
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{source}: cannot read: not UTF-8 text (byte {exc.start}); expected a CSV file, plain or gzip"
+        ) from None
+    except (OSError, EOFError) as exc:
         raise DataError(f"{source}: cannot read ({exc})") from None
 
 

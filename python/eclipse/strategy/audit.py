@@ -2,13 +2,16 @@
 ``eclipse.strategy.decision.NEAR_MISS_BLOCKS``), plus the report behind ``eclipse audit report``.
 
 Near-miss rows are throttled per symbol (SCALPER_AUDIT_COOLDOWN_SEC, measured on the injected clock); signal
-rows are always written. The file is appended to, with the header written once.
+rows are always written. The file is appended to, with the header written once; every row carries the id of
+the run (the writer) that wrote it, in the last column, so the report tells runs apart (files written before
+the column existed read as one run without an id) and summarizes the latest run unless told otherwise.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,19 +19,24 @@ from pathlib import Path
 
 from eclipse.clock import Clock
 from eclipse.config.settings import AuditSettings
-from eclipse.errors import DataError
+from eclipse.errors import ConfigError, DataError
 from eclipse.strategy.decision import NEAR_MISS_BLOCKS, Decision
 from eclipse.strategy.stats import confidence_histogram, render_counts, render_histogram
 
 __all__ = [
     "AUDIT_COLUMNS",
     "COMPONENT_NAMES",
+    "NO_RUN_ID",
     "AuditSummary",
     "AuditWriter",
+    "audit_runs",
+    "new_run_id",
     "read_audit_rows",
     "render_audit_rows",
     "render_audit_summary",
+    "select_run",
     "summarize_audit",
+    "summarize_audit_rows",
 ]
 
 COMPONENT_NAMES: tuple[str, ...] = ("mom_fast", "mom_slow", "vwap", "volume", "trend")
@@ -48,7 +56,15 @@ AUDIT_COLUMNS: tuple[str, ...] = (
     "forced",
     *(f"vote_{name}" for name in COMPONENT_NAMES),
     "explain",
+    "run_id",
 )
+NO_RUN_ID = ""
+"""The run id of rows written before the ``run_id`` column existed (they read as one run)."""
+
+
+def new_run_id() -> str:
+    """A fresh run id: 12 random hex digits."""
+    return uuid.uuid4().hex[:12]
 
 
 def utc_text(ts_ms: int) -> str:
@@ -59,8 +75,10 @@ def utc_text(ts_ms: int) -> str:
 class AuditWriter:
     """Appends audit rows for signals and (throttled) near-misses to a CSV file."""
 
-    def __init__(self, path: Path, cooldown_sec: float, clock: Clock) -> None:
+    def __init__(self, path: Path, cooldown_sec: float, clock: Clock, run_id: str | None = None) -> None:
         self.path = Path(path)
+        self.run_id = run_id or new_run_id()
+        """Written in every row of this writer (default: a fresh :func:`new_run_id`)."""
         self.cooldown_ms = round(cooldown_sec * 1000)
         self._clock = clock
         self._last_near_miss_ms: dict[str, int] = {}
@@ -68,9 +86,11 @@ class AuditWriter:
         self.rows_written = 0
 
     @classmethod
-    def from_settings(cls, settings: AuditSettings, clock: Clock) -> AuditWriter | None:
+    def from_settings(
+        cls, settings: AuditSettings, clock: Clock, run_id: str | None = None
+    ) -> AuditWriter | None:
         """A writer when SCALPER_AUDIT is on, else None."""
-        return cls(settings.path, settings.cooldown_sec, clock) if settings.enabled else None
+        return cls(settings.path, settings.cooldown_sec, clock, run_id) if settings.enabled else None
 
     def record(self, decision: Decision) -> bool:
         """Write a row for a signal, or for a near-miss (``Decision.near_miss``, see ``NEAR_MISS_BLOCKS``)
@@ -86,7 +106,7 @@ class AuditWriter:
             kind = "near_miss"
         else:
             return False
-        self._write(self._row(decision, kind))
+        self._write([*self._row(decision, kind), self.run_id])
         return True
 
     @staticmethod
@@ -112,31 +132,43 @@ class AuditWriter:
         ]
 
     def _write(self, row: list[str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        if not new and not self._checked:
-            with self.path.open(newline="", encoding="utf-8") as fh:
-                header = next(csv.reader(fh), [])
-            if tuple(header) != AUDIT_COLUMNS:
-                raise DataError(f"{self.path}: existing audit file has different columns; move it aside")
-        self._checked = True
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        if new:
-            writer.writerow(AUDIT_COLUMNS)
-        writer.writerow(row)
-        with self.path.open("a", newline="", encoding="utf-8") as fh:
-            fh.write(buf.getvalue())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            if not new and not self._checked:
+                with self.path.open(newline="", encoding="utf-8") as fh:
+                    header = next(csv.reader(fh), [])
+                if tuple(header) != AUDIT_COLUMNS:
+                    raise DataError(f"{self.path}: existing audit file has different columns; move it aside")
+            self._checked = True
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            if new:
+                writer.writerow(AUDIT_COLUMNS)
+            writer.writerow(row)
+            with self.path.open("a", newline="", encoding="utf-8") as fh:
+                fh.write(buf.getvalue())
+        except OSError as exc:  # a path under a file, a directory, no permission, disk full ...
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                reason = "a parent of it is a file, not a directory"
+            else:
+                reason = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+            expected = f"a writable file path (cannot write the audit: {reason})"
+            raise ConfigError("SCALPER_AUDIT_PATH", str(self.path), expected) from None
+        except (UnicodeDecodeError, csv.Error):
+            raise DataError(f"{self.path}: existing file is not an audit CSV; move it aside") from None
         self.rows_written += 1
 
 
 @dataclass(frozen=True, slots=True)
 class AuditSummary:
-    """Counts over an audit file: rows by kind, side, symbol and near-miss block reason; confidence histogram.
+    """Counts over the rows of one run of an audit file (or of all its runs): rows by kind, side, symbol and
+    near-miss block reason; confidence histogram.
 
     ``near_misses`` and ``top_blocks`` count only near-miss rows whose block is in ``NEAR_MISS_BLOCKS``;
     ``other_near_misses`` counts near-miss rows with any other block (warm-up, stale data ...), which only a
-    file written under the older, looser definition contains.
+    file written under the older, looser definition contains. ``runs`` lists every run in the file (oldest
+    first, with its row count); ``run`` is the one counted (None: all of them).
     """
 
     path: str
@@ -151,10 +183,13 @@ class AuditSummary:
     confidence_hist: tuple[int, ...]
     first_ts_ms: int | None
     last_ts_ms: int | None
+    runs: tuple[tuple[str, int], ...] = ()
+    run: str | None = None
 
 
 def read_audit_rows(path: str | Path) -> list[dict[str, str]]:
-    """All rows of an audit CSV as dicts; DataError naming the file if it is missing or not an audit file."""
+    """All rows of an audit CSV as dicts (``run_id`` is :data:`NO_RUN_ID` in a file written before that
+    column); DataError naming the file if it is missing or not an audit file."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8") as fh:
@@ -166,17 +201,64 @@ def read_audit_rows(path: str | Path) -> list[dict[str, str]]:
             ]
             if missing:
                 raise DataError(f"{path}: not an audit file (missing column(s) {', '.join(missing)})")
-            return list(reader)
+            rows = list(reader)
     except FileNotFoundError:
         raise DataError(f"{path}: audit file not found (set SCALPER_AUDIT=1 to write one)") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
+    for r in rows:
+        r["run_id"] = r.get("run_id") or NO_RUN_ID
+    return rows
 
 
-def summarize_audit(path: str | Path) -> AuditSummary:
-    """Read an audit CSV and count its rows; DataError naming the file on any problem."""
+def _run_label(run_id: str) -> str:
+    return run_id or "-"
+
+
+def audit_runs(rows: list[dict[str, str]]) -> tuple[tuple[str, int], ...]:
+    """The runs of ``rows`` in the order they first appear (oldest first), each with its row count."""
+    return tuple(Counter(r.get("run_id") or NO_RUN_ID for r in rows).items())
+
+
+def select_run(
+    rows: list[dict[str, str]], run: str | None = None, *, all_runs: bool = False, path: str | Path = "audit"
+) -> tuple[list[dict[str, str]], str | None]:
+    """The rows of one run and its id: ``run`` (an id, a unique prefix of one, or ``-`` for the rows written
+    before run ids), by default the latest (the run of the last row); every row and None with ``all_runs``.
+    DataError naming ``path`` and the runs when ``run`` matches none or several."""
+    if all_runs or not rows:
+        return rows, None
+    ids = [rid for rid, _ in audit_runs(rows)]
+    if run is None:
+        chosen = rows[-1].get("run_id") or NO_RUN_ID
+    elif run in ids or run == "-":
+        chosen = NO_RUN_ID if run == "-" else run
+    else:
+        matches = [rid for rid in ids if rid and rid.startswith(run)]
+        if len(matches) != 1:
+            known = ", ".join(_run_label(rid) for rid in ids)
+            what = "several runs" if matches else "no run"
+            raise DataError(f"{path}: {what} match {run!r} (runs, oldest first: {known})")
+        chosen = matches[0]
+    picked = [r for r in rows if (r.get("run_id") or NO_RUN_ID) == chosen]
+    if not picked:
+        known = ", ".join(_run_label(rid) for rid in ids)
+        raise DataError(f"{path}: no run {run!r} (runs, oldest first: {known})")
+    return picked, chosen
+
+
+def summarize_audit(path: str | Path, run: str | None = None, *, all_runs: bool = False) -> AuditSummary:
+    """Read an audit CSV and count the rows of one run (:func:`select_run`: the latest by default) or of all
+    runs; DataError naming the file on any problem."""
+    return summarize_audit_rows(path, read_audit_rows(path), run, all_runs=all_runs)
+
+
+def summarize_audit_rows(
+    path: str | Path, all_rows: list[dict[str, str]], run: str | None = None, *, all_runs: bool = False
+) -> AuditSummary:
+    """:func:`summarize_audit` of rows already read from ``path``."""
     p = Path(path)
-    rows = read_audit_rows(p)
+    rows, chosen = select_run(all_rows, run, all_runs=all_runs, path=p)
     try:
         confs = [float(r["confidence"]) for r in rows]
         stamps = [int(r["ts_ms"]) for r in rows]
@@ -198,7 +280,35 @@ def summarize_audit(path: str | Path) -> AuditSummary:
         confidence_hist=confidence_histogram(confs),
         first_ts_ms=min(stamps, default=None),
         last_ts_ms=max(stamps, default=None),
+        runs=audit_runs(all_rows),
+        run=chosen,
     )
+
+
+_RUNS_LISTED = 10
+
+
+def _runs_text(s: AuditSummary) -> list[str]:
+    """What the summary counts, when the file holds runs to tell apart."""
+    if not s.runs:
+        return []
+    total = sum(n for _, n in s.runs)
+    if len(s.runs) == 1:
+        rid = s.runs[0][0]
+        return [f"run: {rid} (the only run in the file)" if rid else "run: - (written before run ids)"]
+    shown = s.runs[-_RUNS_LISTED:]
+    earlier = f"{len(s.runs) - len(shown)} earlier, " if len(s.runs) > len(shown) else ""
+    listing = ", ".join(f"{_run_label(rid)} ({n} rows)" for rid, n in shown)
+    lines = [f"runs: {len(s.runs)} in the file, oldest first: {earlier}{listing}"]
+    if s.run is None:
+        lines.append(f"counting all {len(s.runs)} runs ({total} rows)")
+    else:
+        latest = " latest" if s.run == s.runs[-1][0] else ""
+        lines.append(
+            f"counting only the{latest} run {_run_label(s.run)} ({s.rows} of {total} rows); "
+            "--run ID or --all-runs for others"
+        )
+    return lines
 
 
 def render_audit_summary(s: AuditSummary) -> str:
@@ -209,6 +319,7 @@ def render_audit_summary(s: AuditSummary) -> str:
     sides = ", ".join(f"{k}={n}" for k, n in s.by_side) or "none"
     lines = [
         f"audit {s.path}: {s.rows} rows ({span})",
+        *_runs_text(s),
         f"signals: {s.signals} ({sides}); near-misses: {s.near_misses}; forced: {s.forced}",
     ]
     if s.other_near_misses:

@@ -197,6 +197,10 @@ class SignalEngine:
         """Feed a closed trade's pnl to the symbol's loss cooldown."""
         self._state(symbol).cooldown.record_result(pnl, at_ms)
 
+    def forget(self, symbol: str) -> None:
+        """Drop ``symbol``'s state (features and cooldown): the next bar starts it afresh."""
+        self._symbols.pop(symbol, None)
+
     def save_state(self, symbol: str) -> bytes:
         """Serialize ``symbol``'s features and loss-cooldown state (versioned blob)."""
         st = self._symbols.get(symbol)

@@ -128,6 +128,7 @@ class VenueSettings:
     timeout_ms: int
     recv_window_ms: int
     weight_budget_pct: float
+    weight_reserve_pct: float = 20.0
 
     @property
     def exchange_id(self) -> str:
@@ -154,7 +155,14 @@ def load_venue_settings(env: Mapping[str, str]) -> VenueSettings:
         timeout_ms=int(str(load_param(env, "VENUE_TIMEOUT_MS"))),
         recv_window_ms=int(str(load_param(env, "VENUE_RECV_WINDOW_MS"))),
         weight_budget_pct=float(str(load_param(env, "VENUE_WEIGHT_BUDGET_PCT"))),
+        weight_reserve_pct=float(str(load_param(env, "VENUE_WEIGHT_RESERVE_PCT"))),
     )
+    if settings.weight_reserve_pct >= settings.weight_budget_pct:
+        raise ConfigError(
+            "VENUE_WEIGHT_RESERVE_PCT",
+            settings.weight_reserve_pct,
+            f"less than VENUE_WEIGHT_BUDGET_PCT ({settings.weight_budget_pct:g})",
+        )
     if settings.adapter == "sim" and not settings.api_url:
         raise ConfigError(
             "VENUE_API_URL", "", "the simulator's URL (e.g. http://127.0.0.1:8800) with EXCHANGE_ADAPTER=sim"

@@ -33,7 +33,7 @@ from eclipse.venues.classify import CCXT, classify
 from eclipse.venues.credentials import Credentials
 from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.precision import check_order
-from eclipse.venues.ratelimit import RateLimiter, RateUsage, SleepFn
+from eclipse.venues.ratelimit import LIMITS, RateLimiter, RateUsage, SleepFn, VenueLimits, scaled_limits
 from eclipse.venues.types import (
     Balance,
     Candle,
@@ -68,6 +68,8 @@ _WEIGHTS: Mapping[str, int] = {
     "fetch_open_orders": 5,
     "fetch_fills": 5,
 }
+_PROTECTIVE = frozenset({"fetch_open_orders", "fetch_order", "fetch_fills", "fetch_positions"})
+"""Reads that keep a position protected: they may use the rate limiter's reserve."""
 _PRICE_MAX_AGE_MS = 60_000
 # Coinbase: candles per request (ccxt asks for at most 300; the venue allows 350), and List Orders paging
 _CB_CANDLES = 300
@@ -104,6 +106,8 @@ class CcxtVenue:
         timeout_ms: int = 10_000,
         recv_window_ms: int = 5_000,
         weight_budget_pct: float = 80.0,
+        weight_reserve_pct: float = 0.0,
+        rate_scale: float = 1.0,
         options: Mapping[str, Any] | None = None,
         sleep: SleepFn | None = None,
     ) -> None:
@@ -120,7 +124,14 @@ class CcxtVenue:
             recv_window_ms=recv_window_ms,
             options=options,
         )
-        self._limiter = RateLimiter(exchange_id, clock, budget_pct=weight_budget_pct, sleep=sleep)
+        self._limiter = RateLimiter(
+            exchange_id,
+            clock,
+            budget_pct=weight_budget_pct,
+            sleep=sleep,
+            reserve_pct=weight_reserve_pct,
+            limits=scaled_limits(LIMITS.get(exchange_id, VenueLimits(None, None, None)), rate_scale),
+        )
         self._markets: dict[str, Market] | None = None
         self._last_price: dict[str, tuple[int, Decimal]] = {}
         self._hook_responses()
@@ -187,7 +198,12 @@ class CcxtVenue:
         The VenueError is raised outside the ``except`` block, so it carries no ``__context__``: the ccxt
         exception (whose text may echo a response body) is never chained onto it.
         """
-        await self._limiter.wait_turn(_WEIGHTS.get(operation, 1), orders=orders, essential=essential)
+        await self._limiter.wait_turn(
+            _WEIGHTS.get(operation, 1),
+            orders=orders,
+            essential=essential,
+            protective=operation in _PROTECTIVE,
+        )
         info = _CallInfo()
         token = _CALL.set(info)
         try:

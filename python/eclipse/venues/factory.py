@@ -70,4 +70,5 @@ def _ccxt(s: VenueSettings, credentials: Credentials | None, clock: Clock) -> Cc
         timeout_ms=s.timeout_ms,
         recv_window_ms=s.recv_window_ms,
         weight_budget_pct=s.weight_budget_pct,
+        weight_reserve_pct=s.weight_reserve_pct,
     )

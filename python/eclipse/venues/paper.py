@@ -283,8 +283,8 @@ class PaperVenue:
         """
         now = self._clock.now_ms()
         last = self._refreshed.get(symbol)
-        if last is not None and now - last < self._refresh_ms:
-            return
+        if last is not None and (now == last or now - last < self._refresh_ms):
+            return  # nothing new can have formed at the same instant
         vs = self._venue_symbol(symbol)
         since = self._last_bar.get(symbol)
         if since is None:

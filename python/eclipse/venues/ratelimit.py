@@ -8,6 +8,11 @@ exceed ``budget_pct`` of the venue limit. After a 429 it waits out ``Retry-After
 refuses every request with ``VenueError(RATE_LIMITED)`` until the ban ends, because sending during a ban
 extends it. Essential requests (reduce-only, close-position, cancels) skip the budget, never a ban.
 
+Three tiers share the weight budget: ``reserve_pct`` of the venue limit is kept for *protective* reads
+(the fills, open orders, order lookups and positions that keep a position protected): other requests
+(market data, balances, entries) stop at ``budget_pct - reserve_pct``, protective reads at ``budget_pct``,
+essential requests go beyond it. So many symbols' market data never starve a protection check.
+
 Time comes from the injected :class:`~eclipse.clock.Clock`; sleeping from the injected ``sleep`` coroutine
 function, so tests drive both with a :class:`~eclipse.clock.SimClock`.
 """
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from eclipse.clock import Clock
 from eclipse.venues.errors import VenueError, VenueErrorKind
 
-__all__ = ["LIMITS", "RateLimiter", "RateUsage", "SleepFn", "VenueLimits"]
+__all__ = ["LIMITS", "RateLimiter", "RateUsage", "SleepFn", "VenueLimits", "scaled_limits"]
 
 SleepFn = Callable[[float], Awaitable[None]]
 
@@ -47,6 +52,18 @@ LIMITS: Mapping[str, VenueLimits] = {
     "binance": VenueLimits(weight_1m=6000, orders_10s=100, orders_1m=None),
     "coinbase": VenueLimits(weight_1m=None, orders_10s=None, orders_1m=None),
 }
+
+
+def scaled_limits(limits: VenueLimits, scale: float) -> VenueLimits:
+    """``limits`` times ``scale``: a replay at speed S lives S market minutes per wall minute, so a venue
+    simulated at that speed grants S times the per-minute (wall) budget."""
+    if scale == 1.0:
+        return limits
+
+    def mul(x: int | None) -> int | None:
+        return None if x is None else max(1, round(x * scale))
+
+    return VenueLimits(mul(limits.weight_1m), mul(limits.orders_10s), mul(limits.orders_1m))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +125,13 @@ class RateLimiter:
         limits: VenueLimits | None = None,
         sleep: SleepFn | None = None,
         max_wait_s: float = 15.0,
+        reserve_pct: float = 0.0,
     ) -> None:
         if not 0.0 < budget_pct <= 100.0:
             raise ValueError(f"budget_pct must be in (0, 100], got {budget_pct}")
+        if not 0.0 <= reserve_pct < budget_pct:
+            raise ValueError(f"reserve_pct must be in [0, budget_pct), got {reserve_pct}")
+        self._reserve = reserve_pct / 100.0
         self._venue = venue
         self._clock = clock
         self._budget = budget_pct / 100.0
@@ -174,8 +195,9 @@ class RateLimiter:
             local=True,
         )
 
-    def _budget_wait_ms(self, now: int, weight: int, orders: int) -> int:
+    def _budget_wait_ms(self, now: int, weight: int, orders: int, protective: bool = False) -> int:
         wait = 0
+        share = self._budget if protective else self._budget - self._reserve
         checks = (
             (self._weight, self._limits.weight_1m, weight),
             (self._orders_10s, self._limits.orders_10s, orders),
@@ -184,15 +206,18 @@ class RateLimiter:
         for window, limit, amount in checks:
             if limit is None or amount <= 0:
                 continue
-            if window.current(now) + amount > limit * self._budget:
+            if window.current(now) + amount > limit * share:
                 wait = max(wait, window.ms_to_next(now))
         return wait
 
-    async def wait_turn(self, weight: int = 1, *, orders: int = 0, essential: bool = False) -> None:
+    async def wait_turn(
+        self, weight: int = 1, *, orders: int = 0, essential: bool = False, protective: bool = False
+    ) -> None:
         """Wait until a request of ``weight`` (placing ``orders`` orders) fits, then count it.
 
         Raises VenueError(RATE_LIMITED, local=True) while banned, or when the wait would exceed
-        ``max_wait_s``. ``essential`` requests skip the budget and the 429 back-off, never a ban.
+        ``max_wait_s``. ``essential`` requests skip the budget and the 429 back-off, never a ban;
+        ``protective`` ones may use the reserve (module docstring).
         """
         for _ in range(_MAX_SLEEPS):
             now = self._clock.now_ms()
@@ -200,7 +225,8 @@ class RateLimiter:
                 raise self._refuse("IP banned by the venue (HTTP 418)", self._banned_until_ms - now)
             wait = 0
             if not essential:
-                wait = max(self._backoff_until_ms - now, self._budget_wait_ms(now, weight, orders))
+                budget_wait = self._budget_wait_ms(now, weight, orders, protective)
+                wait = max(self._backoff_until_ms - now, budget_wait)
             if wait <= 0:
                 break
             if wait > self._max_wait_s * 1000:

@@ -3,6 +3,8 @@
 :class:`ReplaySource` is a :class:`~eclipse.venues.paper.MarketDataSource` over one
 :class:`~eclipse.market.bars.OhlcvFrame` per symbol. At any clock time it shows the bars whose open time is
 <= now; the last of them is the *forming* bar, served as it is in the data (its final high, low and close).
+With ``partial_forming`` the forming bar is served as far as it has formed at the clock's time (on the
+simulator's intrabar path): no look-ahead, what the daemon's simulated time uses.
 So ``PaperVenue(ReplaySource(clock, {symbol: frame}), clock, refresh_ms=0)`` is an in-process exchange:
 the simulator's matching engine on historical prices, moved by advancing a :class:`~eclipse.clock.SimClock`
 -- the same engine as the HTTP simulator, without sockets, for tests and benches.
@@ -16,6 +18,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Mapping
 from decimal import Decimal
+from itertools import pairwise
 
 import numpy as np
 
@@ -85,6 +88,7 @@ class ReplaySource:
         markets: Mapping[str, Market] | None = None,
         kind: MarketKind = MarketKind.LINEAR,
         name: str = "replay",
+        partial_forming: bool = False,
     ) -> None:
         if not frames:
             raise ValueError("ReplaySource needs at least one symbol's frame")
@@ -102,6 +106,7 @@ class ReplaySource:
             raise ValueError(f"markets given for symbols without a frame: {', '.join(unknown)}")
         self._markets = {s: given.get(s) or replay_market(s, kind=kind) for s in frames}
         self._name = name
+        self._partial = partial_forming
 
     @property
     def name(self) -> str:
@@ -112,6 +117,10 @@ class ReplaySource:
     def symbols(self) -> tuple[str, ...]:
         """The replayed symbols."""
         return tuple(self._frames)
+
+    def frame(self, symbol: str) -> OhlcvFrame:
+        """The replayed bars of ``symbol``."""
+        return self._frames[self._known(symbol)]
 
     def first_ms(self, symbol: str) -> int:
         """Open time of the first bar of ``symbol``."""
@@ -138,11 +147,38 @@ class ReplaySource:
 
     def _candles_1m(self, symbol: str, first: int, last: int) -> list[Candle]:
         f = self._frames[symbol]
-        return [
+        out = [
             Candle(int(f.ts_ms[i]), float(f.open[i]), float(f.high[i]), float(f.low[i]), float(f.close[i]),
                    float(f.volume[i]))
             for i in range(first, last + 1)
         ]  # fmt: skip
+        if self._partial and out and last == self.current_index(symbol):
+            out[-1] = self._forming(out[-1])
+        return out
+
+    def _forming(self, c: Candle) -> Candle:
+        """The forming bar as far as it has gone at the clock's time, on the simulator's intrabar path
+        (open, the extreme nearer the open at 1/4 of the bar, the other at 3/4, close at its end), so a
+        replay never shows a price before the market reached it."""
+        elapsed = self._clock.now_ms() - c.ts_ms
+        if elapsed >= BAR_MS - 1:
+            return c
+        up, down = c.high - c.open, c.open - c.low
+        high_first = up < down or (up == down and c.close < c.open)
+        e1, e2 = (c.high, c.low) if high_first else (c.low, c.high)
+        knots = ((0, c.open), (BAR_MS // 4, e1), ((3 * BAR_MS) // 4, e2), (BAR_MS - 1, c.close))
+        seen = [c.open]
+        price = c.open
+        for (t0, p0), (t1, p1) in pairwise(knots):
+            if elapsed >= t1:
+                seen.append(p1)
+                price = p1
+                continue
+            price = p0 + (p1 - p0) * (elapsed - t0) / (t1 - t0)
+            seen.append(price)
+            break
+        volume = c.volume * max(0, elapsed) / (BAR_MS - 1)
+        return Candle(c.ts_ms, c.open, max(seen), min(seen), price, volume)
 
     async def fetch_ohlcv(
         self, symbol: str, timeframe: str = "1m", since_ms: int | None = None, limit: int = 500
@@ -196,7 +232,10 @@ class ReplaySource:
                 operation="fetch_ticker",
                 local=True,
             )
-        return Ticker(symbol, self._clock.now_ms(), Decimal(repr(float(self._frames[symbol].close[i]))))
+        last = float(self._frames[symbol].close[i])
+        if self._partial:
+            last = self._candles_1m(symbol, i, i)[0].close
+        return Ticker(symbol, self._clock.now_ms(), Decimal(repr(last)))
 
     async def fetch_time_ms(self) -> int:
         """The clock's time."""

@@ -66,6 +66,10 @@ regular space (~780,000 states, all within 22 actions) is explored by DEFAULT_DE
 conditional space (~424,000 states, within 20 actions) by CONDITIONAL_DEPTH = 22. :func:`check_all` runs the
 two in separate processes at once (two CPUs: ~75 s wall for both). When a change makes a space grow past the
 bound the report says "bounded" instead of "state space exhausted".
+
+Progress. :func:`check` and :func:`check_all` take a ``progress`` callback that receives a :class:`Progress`
+(states explored, depth reached, seconds) after each level and about every second within one, then a final
+one (``done``); :func:`check_all` relays its worker processes' progress through a queue.
 """
 
 from __future__ import annotations
@@ -73,14 +77,15 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import queue
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from eclipse.machines.modelcheck.model import Model, ModelError
 from eclipse.machines.modelcheck.posture import POSTURES, PostureModel
@@ -92,12 +97,14 @@ __all__ = [
     "CONFIGURATIONS",
     "DEFAULT_DEPTH",
     "ModelError",
+    "Progress",
     "Report",
     "Step",
     "Violation",
     "check",
     "check_all",
     "main",
+    "render_advisory",
     "render_report",
     "render_violation",
 ]
@@ -110,6 +117,41 @@ CONFIGURATIONS: Final = ("regular", "conditional")
 """The configurations :func:`check_all` runs."""
 
 _CONVERGES = "reconcile.model_check.belief_converges"
+PROGRESS_INTERVAL = 1.0
+"""Seconds between two progress reports within one level."""
+_GROUPS_PER_CLOCK_READ = 512  # frontier groups expanded between two looks at the timer
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where one configuration's model check stands: ``level`` of ``depth`` levels explored (the level being
+    expanded while not ``done``), the states found so far, the seconds since it started."""
+
+    configuration: str
+    level: int
+    depth: int
+    states: int
+    transitions: int
+    seconds: float
+    done: bool = False
+    exhausted: bool = False
+
+    @classmethod
+    def of(cls, report: Report) -> Progress:
+        """The final progress of a finished check."""
+        return cls(
+            report.configuration,
+            len(report.states_per_level) - 1,
+            report.depth,
+            report.states_explored,
+            report.transitions,
+            report.seconds,
+            done=True,
+            exhausted=report.exhausted,
+        )
+
+
+ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +219,19 @@ def _model_checks(specs: Mapping[str, Spec]) -> dict[str, str]:
     }
 
 
-def check(spec_dir: Path, depth: int | None = None, *, conditional: bool = False) -> Report:
+def check(
+    spec_dir: Path,
+    depth: int | None = None,
+    *,
+    conditional: bool = False,
+    progress: ProgressCallback | None = None,
+) -> Report:
     """Explore every sequence of at most ``depth`` actions (default: the configuration's, which exhausts it)
     over the order spec in ``spec_dir``: regular orders composed with the posture spec (when
     ``posture.toml`` is there), or conditional orders (``conditional``). The checks run are the model-check
     checkers the specs declare; K of reconcile convergence is read from ``reconcile.toml`` (no convergence
-    check without it). The first violation of each invariant comes with a shortest trace."""
+    check without it). The first violation of each invariant comes with a shortest trace. ``progress``, when
+    given, is told how far the exploration is (:class:`Progress`)."""
     if depth is None:
         depth = CONDITIONAL_DEPTH if conditional else DEFAULT_DEPTH
     if depth < 0:
@@ -272,7 +321,16 @@ def check(spec_dir: Path, depth: int | None = None, *, conditional: bool = False
     levels = [1]
     visited: set[str] = {init.posture} if pm else set()
     exhausted = False
-    for _ in range(depth):
+    last_report = started
+
+    def tell(level: int) -> None:
+        nonlocal last_report
+        if progress is not None:
+            last_report = time.perf_counter()
+            progress(Progress(configuration, level, depth, len(parent), transitions, last_report - started))
+
+    tell(0)
+    for level in range(1, depth + 1):
         nxt: list[World] = []
         groups: dict[tuple[World, bool], list[World]] = {}
         for w in frontier:
@@ -280,7 +338,13 @@ def check(spec_dir: Path, depth: int | None = None, *, conditional: bool = False
             if gate is None:
                 gate = gates[w.posture] = pm is None or pm.exits_allowed(w.posture)
             groups.setdefault((w.orders, gate), []).append(w)
-        for (bare, exits), members in groups.items():
+        for n, ((bare, exits), members) in enumerate(groups.items(), 1):
+            if (
+                progress is not None
+                and n % _GROUPS_PER_CLOCK_READ == 0
+                and time.perf_counter() - last_report >= PROGRESS_INTERVAL
+            ):
+                tell(level)
             if pm is None:
                 succ = model.successors(bare, exits)
                 nxt.extend(s.world for s in succ if visit(bare, s, s.world, s.faults))
@@ -326,7 +390,8 @@ def check(spec_dir: Path, depth: int | None = None, *, conditional: bool = False
             exhausted = True
             break
         levels.append(len(nxt))
-    return Report(
+        tell(level)
+    report = Report(
         depth=depth,
         states_explored=len(parent),
         transitions=transitions,
@@ -341,29 +406,80 @@ def check(spec_dir: Path, depth: int | None = None, *, conditional: bool = False
         k_cycles=k_cycles,
         convergence=convergence,
     )
+    if progress is not None:
+        progress(Progress.of(report))
+    return report
 
 
-def check_all(spec_dir: Path, depth: int | None = None, *, workers: int | None = None) -> tuple[Report, ...]:
+def check_all(
+    spec_dir: Path,
+    depth: int | None = None,
+    *,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Report, ...]:
     """:func:`check` of every configuration (regular orders with the posture, then conditional orders), each
     to ``depth`` (default: its own). The configurations run in ``workers`` processes at once (default: one per
     configuration, at most one per CPU; 1 runs them here, one after the other, as does a platform where
-    worker processes cannot start)."""
+    worker processes cannot start). ``progress`` receives every configuration's :class:`Progress`, in this
+    process, ending with one ``done`` report per configuration."""
     jobs = [(spec_dir, depth, c == "conditional") for c in CONFIGURATIONS]
     n = min(len(jobs), os.cpu_count() or 1) if workers is None else workers
     if n > 1:
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        events: Any = None
         try:
-            with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            if progress is not None:
+                events = ctx.Queue()
+            with ProcessPoolExecutor(
+                max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(events,)
+            ) as pool:
                 futures = [pool.submit(_check_job, *job) for job in jobs]
+                if progress is not None:
+                    _relay(events, futures, progress)
                 return tuple(f.result() for f in futures)
         except (OSError, BrokenProcessPool):
             pass  # no worker processes here: run them in this process
-    return tuple(_check_job(*job) for job in jobs)
+        finally:
+            if events is not None:
+                events.close()
+    return tuple(check(s, d, conditional=c, progress=progress) for s, d, c in jobs)
+
+
+_EVENTS: Any = None  # a worker process's progress queue (None: no progress wanted)
+
+
+def _init_worker(events: Any) -> None:
+    global _EVENTS
+    _EVENTS = events
+    if events is not None:
+        events.cancel_join_thread()  # a worker never waits at exit for progress nobody reads any more
 
 
 def _check_job(spec_dir: Path, depth: int | None, conditional: bool) -> Report:
-    return check(spec_dir, depth, conditional=conditional)
+    tell = None if _EVENTS is None else _EVENTS.put
+    return check(spec_dir, depth, conditional=conditional, progress=tell)
+
+
+def _relay(events: Any, futures: list[Future[Report]], progress: ProgressCallback) -> None:
+    """Hand the workers' progress to ``progress`` until every future is done; a finished configuration's last
+    word is its report's."""
+    finished: set[str] = set()
+    pending = dict(zip(CONFIGURATIONS, futures, strict=True))
+    while pending:
+        try:
+            event: Progress | None = events.get(timeout=0.2)
+        except queue.Empty:
+            event = None
+        if event is not None and not event.done and event.configuration not in finished:
+            progress(event)
+        for configuration, f in list(pending.items()):
+            if f.done():
+                del pending[configuration]
+                finished.add(configuration)
+                if f.exception() is None:
+                    progress(Progress.of(f.result()))
 
 
 def render_violation(v: Violation, kind: str = "VIOLATION") -> str:
@@ -374,6 +490,15 @@ def render_violation(v: Violation, kind: str = "VIOLATION") -> str:
         lines.append(f"  {n:>2}. {step.action}")
         lines.append(f"      => {render_world(step.state)}")
     return "\n".join(lines)
+
+
+ADVISORY_NOTE = "(not promised by the spec: reported, not a failure)"
+
+
+def render_advisory(v: Violation) -> str:
+    """An advisory and its trace, labelled so that it never reads as a violation."""
+    head, _, trace = render_violation(v, "advisory:").partition("\n")
+    return f"{head} {ADVISORY_NOTE}" + (f"\n{trace}" if trace else "")
 
 
 def render_report(report: Report) -> str:
@@ -397,7 +522,7 @@ def render_report(report: Report) -> str:
     if report.postures_visited:
         lines.append(f"posture: composed; postures visited: {', '.join(report.postures_visited)}")
     lines.extend(render_violation(v) for v in report.violations)
-    lines.extend(render_violation(v, "ADVISORY (not in the spec, does not fail)") for v in report.advisories)
+    lines.extend(render_advisory(v) for v in report.advisories)
     lines.append("result: OK" if report.ok else f"result: FAILED ({len(report.violations)} invariant(s))")
     return "\n".join(lines)
 

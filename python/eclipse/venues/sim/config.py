@@ -7,6 +7,9 @@ requests exactly as it would for a real venue.
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +18,61 @@ from typing import Any
 from eclipse.venues.sim.engine import AlgoIdLayout
 from eclipse.venues.sim.faults import FaultPlan
 
-__all__ = ["DEFAULT_KEY", "DEFAULT_SECRET", "KeyPair", "SimConfig", "parse_data_sources"]
+__all__ = [
+    "DEFAULT_KEY",
+    "DEFAULT_SECRET",
+    "KNOWN_QUOTES",
+    "KeyPair",
+    "SimConfig",
+    "check_host",
+    "parse_data_sources",
+    "split_symbol",
+]
 
 DEFAULT_KEY = "eclipse-sim-key"
 DEFAULT_SECRET = "eclipse-sim-secret"
+
+KNOWN_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "BNB")
+"""Quote assets a data symbol may end with (longest match first: ``ETHFDUSD`` is ETH / FDUSD)."""
+
+_HOSTNAME_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """``ETHUSDT`` -> (``ETH``, ``USDT``) by the known quote assets; ValueError otherwise."""
+    for quote in KNOWN_QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)], quote
+    raise ValueError(
+        f"{symbol}: cannot tell base from quote (known quotes: {', '.join(KNOWN_QUOTES)}); "
+        "name the symbol BASE+QUOTE, e.g. ETHUSDT"
+    )
+
+
+def check_host(host: str) -> None:
+    """ValueError unless ``host`` is an IPv4 / IPv6 address or a well-formed host name (resolving a name is
+    left to the bind)."""
+    if not host:
+        raise ValueError("host must not be empty (e.g. 127.0.0.1)")
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(
+                f"host {host!r} is not a valid IPv6 address (write it without brackets, e.g. ::1)"
+            ) from None
+        return
+    if all(c.isdigit() or c == "." for c in host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError(
+                f"host {host!r} is not a valid IPv4 address (four numbers 0-255, e.g. 127.0.0.1)"
+            ) from None
+        return
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > 253 or not all(_HOSTNAME_LABEL.fullmatch(label) for label in name.split(".")):
+        raise ValueError(f"host {host!r} is neither an IP address nor a valid host name (e.g. 127.0.0.1)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +128,11 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "algo_ids", AlgoIdLayout.parse(self.algo_ids))
+        check_host(self.host)
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {self.port}")
-        if self.speed <= 0:
-            raise ValueError(f"speed must be > 0, got {self.speed}")
+        if not (math.isfinite(self.speed) and self.speed > 0):
+            raise ValueError(f"speed must be a finite number > 0, got {self.speed}")
         if self.start_offset_bars < 0:
             raise ValueError(f"start_offset_bars must be >= 0, got {self.start_offset_bars}")
         if not self.keys:
@@ -90,7 +145,8 @@ class SimConfig:
 
 
 def parse_data_sources(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """``["BTCUSDT=path.csv", ...]`` -> ``(("BTCUSDT", "path.csv"), ...)``; ValueError on a malformed item."""
+    """``["BTCUSDT=path.csv", ...]`` -> ``(("BTCUSDT", "path.csv"), ...)``; ValueError on a malformed item
+    or a symbol whose quote asset is not one of :data:`KNOWN_QUOTES`."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for item in items:
@@ -100,6 +156,7 @@ def parse_data_sources(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"expected SYMBOL=path, got {item!r}")
         if not symbol.isalnum():
             raise ValueError(f"symbol must be letters and digits like BTCUSDT, got {symbol!r}")
+        split_symbol(symbol)
         if symbol in seen:
             raise ValueError(f"symbol {symbol} given twice")
         seen.add(symbol)

@@ -131,10 +131,13 @@ class FaultSpec:
     def from_dict(cls, raw: Mapping[str, Any], where: str) -> FaultSpec:
         """Parse the fault keys of a rule or step."""
         name = raw.get("fault")
+        known = [f.value for f in Fault]
+        if name is None:
+            raise ValueError(f'{where}: missing "fault"; known faults: {known}')
         try:
             fault = Fault(str(name))
         except ValueError:
-            raise ValueError(f"{where}: unknown fault {name!r}; known: {[f.value for f in Fault]}") from None
+            raise ValueError(f"{where}: unknown fault {name!r}; known: {known}") from None
         hold = raw.get("hold_ms")
         return cls(
             fault,
@@ -289,7 +292,9 @@ class FaultPlan:
     def from_dict(cls, raw: object) -> FaultPlan:
         """Parse and validate a plan; ValueError naming the offending key."""
         plan = _mapping(raw, "fault plan")
-        _check_keys(plan, {"seed", "clock_skew_ms", "stall", "random", "script", "engine", "trades"}, "plan")
+        _check_keys(
+            plan, {"seed", "clock_skew_ms", "stall", "random", "script", "engine", "trades"}, "fault plan"
+        )
         seed = plan.get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"seed must be an integer, got {seed!r}")
@@ -301,10 +306,13 @@ class FaultPlan:
         rules, steps = plan.get("random", []), plan.get("script", [])
         if not isinstance(rules, list) or not isinstance(steps, list):
             raise ValueError("random and script must be JSON arrays")
+        stall = plan.get("stall", False)
+        if not isinstance(stall, bool):
+            raise ValueError(f"stall must be true or false, got {stall!r}")
         return cls(
             seed,
             skew,
-            bool(plan.get("stall", False)),
+            stall,
             tuple(
                 RandomRule.from_dict(_mapping(r, f"random[{i}]"), f"random[{i}]") for i, r in enumerate(rules)
             ),
@@ -316,12 +324,12 @@ class FaultPlan:
         )
 
     @classmethod
-    def from_json(cls, text: str) -> FaultPlan:
-        """Parse a plan from JSON text."""
+    def from_json(cls, text: str, source: str = "fault plan") -> FaultPlan:
+        """Parse a plan from JSON text; ValueError naming ``source`` and where the JSON breaks."""
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"fault plan is not valid JSON: {exc}") from None
+            raise ValueError(f"{source} is not valid JSON: {_json_error(exc)}") from None
         return cls.from_dict(raw)
 
     def to_dict(self) -> dict[str, Any]:
@@ -337,16 +345,39 @@ class FaultPlan:
         }
 
 
+def _json_error(exc: json.JSONDecodeError) -> str:
+    """``exc``'s message with the text around the failing position (one line)."""
+    start = max(0, exc.pos - 20)
+    near = exc.doc[start : exc.pos + 20].replace("\n", " ")
+    return f"{exc.msg} at line {exc.lineno} column {exc.colno} (near {near!r})"
+
+
+_JSON_START = ("{", "[", '"')
+
+
 def load_fault_plan(text_or_path: str) -> FaultPlan:
-    """A plan from inline JSON (starts with ``{``) or from a JSON file path."""
+    """A plan from inline JSON (starts with ``{``) or from a JSON file path; ValueError saying whether the
+    inline JSON does not parse (and where), the file is missing or unreadable, or the plan is invalid."""
     text = text_or_path.strip()
-    if not text.startswith("{"):
-        path = Path(text)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"cannot read fault plan {path}: {exc.strerror}") from None
-    return FaultPlan.from_json(text)
+    if not text:
+        raise ValueError("fault plan is empty: give a JSON file path or inline JSON like '{\"stall\": true}'")
+    if text.startswith(_JSON_START):
+        return FaultPlan.from_json(text, "inline fault plan")
+    path = Path(text)
+    try:
+        content = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(
+            f"cannot read fault plan {text!r}: no such file, and not inline JSON either (inline JSON is an "
+            "object starting with '{', e.g. '{\"stall\": true}')"
+        ) from None
+    except IsADirectoryError:
+        raise ValueError(f"cannot read fault plan {path}: is a directory, expected a JSON file") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read fault plan {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"cannot read fault plan {path}: not a UTF-8 text file") from None
+    return FaultPlan.from_json(content, f"fault plan file {path}")
 
 
 @dataclass(frozen=True, slots=True)

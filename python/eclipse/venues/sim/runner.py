@@ -1,7 +1,7 @@
 """Build and run the simulator server: :func:`build_context` (feed, store, engines, faults from a
 :class:`~eclipse.venues.sim.config.SimConfig`), then serve it in the current event loop
-(:func:`start_server`) or in a background thread with its own loop (:class:`SimServerThread`, for tests,
-benches and synchronous callers).
+(:func:`start_server`; :class:`ListenError` when it cannot bind) or in a background thread with its own
+loop (:class:`SimServerThread`, for tests, benches and synchronous callers).
 
     with SimServerThread(SimConfig(stepped=True)) as sim:
         ex = ccxt.binanceusdm({"urls": {"api": sim.binance_urls()}, ...})
@@ -10,30 +10,35 @@ benches and synchronous callers).
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
 import json
+import os
+import socket
 import threading
 import urllib.request
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from eclipse.clock import Clock, LiveClock
-from eclipse.errors import DataError
+from eclipse.errors import DataError, EclipseError
 from eclipse.market.bars import embedded_dataset, load_ohlcv_csv
-from eclipse.venues.sim.config import SimConfig
+from eclipse.venues.sim.config import SimConfig, split_symbol
 from eclipse.venues.sim.engine import EngineConfig, MatchingEngine
 from eclipse.venues.sim.faults import FaultInjector
 from eclipse.venues.sim.instruments import default_instruments, guess_instrument
 from eclipse.venues.sim.market import FeedConfig, FeedMode, MarketFeed
 from eclipse.venues.sim.model import InstrumentSpec
 from eclipse.venues.sim.server import SimContext, create_app
-from eclipse.venues.sim.store import SimStore
+from eclipse.venues.sim.store import SimStore, StoreError
 from eclipse.venues.types import MarketKind
 
 __all__ = [
+    "ListenError",
     "RunningServer",
     "SimServerThread",
     "binance_urls",
@@ -69,15 +74,40 @@ def binance_urls(base_url: str) -> dict[str, str]:
     return {name: base_url + path for path, names in _BINANCE_API_KEYS.items() for name in names}
 
 
-_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "BNB")
+class ListenError(EclipseError, OSError):
+    """The server cannot listen on the configured host and port (in use, not an address of this machine,
+    no permission, unknown host name); an :class:`OSError` too."""
 
 
-def split_symbol(symbol: str) -> tuple[str, str]:
-    """``ETHUSDT`` -> (``ETH``, ``USDT``) by the known quote assets; ValueError otherwise."""
-    for quote in _QUOTES:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return symbol[: -len(quote)], quote
-    raise ValueError(f"{symbol}: cannot tell base from quote (known quotes: {', '.join(_QUOTES)})")
+def _listen_error(exc: OSError, host: str, port: int) -> ListenError:
+    """A one-line explanation of a failed bind of ``host:port``."""
+    where = f"cannot listen on {f'[{host}]' if ':' in host else host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return ListenError(f"{where}: unknown host name {host!r} (use an IP address such as 127.0.0.1)")
+    if exc.errno == errno.EADDRINUSE:
+        return ListenError(f"{where}: the port is already in use (choose another port, or 0 for a free one)")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ListenError(f"{where}: {host} is not an address of this machine (use 127.0.0.1)")
+    if exc.errno == errno.EACCES:
+        return ListenError(f"{where}: permission denied (ports below 1024 need privileges; use a higher one)")
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return ListenError(f"{where}: {reason}")
+
+
+def _open_store(db_path: str) -> SimStore:
+    """The store at ``db_path``; StoreError (one line) when the path cannot hold it."""
+    path = Path(db_path)
+    hint = "give a writable file path, e.g. sim.db"
+    if path.is_dir():
+        raise StoreError(f"{path}: is a directory; give a file path such as {path / 'sim.db'}")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise StoreError(f"{path}: cannot create the store, {parent} {what}; {hint}")
+    try:
+        return SimStore(path)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open ({exc.strerror or exc}); {hint}") from None
 
 
 def _is_trades_file(path: str) -> bool:
@@ -86,7 +116,7 @@ def _is_trades_file(path: str) -> bool:
     if head[:2] == b"\x1f\x8b":
         with gzip.open(path, "rb") as gz:
             head = gz.read(4096)
-    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lower()
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").lower()
     cols = {c.strip() for c in first.split(",")}
     return "price" in cols and "quantity" in cols
 
@@ -104,7 +134,13 @@ def build_feed(config: SimConfig, clock: Clock) -> MarketFeed:
     for symbol, path in config.data:
         try:
             trades = _is_trades_file(path)
-        except (OSError, EOFError) as exc:
+        except FileNotFoundError:
+            raise DataError(f"{path}: cannot read: no such file") from None
+        except IsADirectoryError:
+            raise DataError(f"{path}: cannot read: is a directory, not a CSV file") from None
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        except EOFError as exc:
             raise DataError(f"{path}: cannot read ({exc})") from None
         if trades:
             feed.add_trades(symbol, path)
@@ -120,14 +156,17 @@ def _listing(feed: MarketFeed, kind: MarketKind) -> dict[str, InstrumentSpec]:
         if symbol in defaults:
             out[symbol] = defaults[symbol]
             continue
-        base, quote = split_symbol(symbol)
-        out[symbol] = guess_instrument(symbol, base, quote, kind, Decimal(str(feed.last_price(symbol))))
+        try:
+            base, quote = split_symbol(symbol)
+            out[symbol] = guess_instrument(symbol, base, quote, kind, Decimal(str(feed.last_price(symbol))))
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
     return out
 
 
 def build_context(config: SimConfig, clock: Clock, feed: MarketFeed | None = None) -> SimContext:
     """Feed, store, both engines and the fault injector of ``config``, restored from its db if any."""
-    store = SimStore(config.db_path) if config.db_path else None
+    store = _open_store(config.db_path) if config.db_path else None
     try:
         if feed is None:
             feed = build_feed(config, clock)
@@ -193,11 +232,11 @@ async def start_server(
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     try:
         await site.start()
-    except OSError:
+    except OSError as exc:
         await runner.cleanup()
         if ctx.store is not None:
             ctx.store.close()
-        raise
+        raise _listen_error(exc, config.host, config.port) from None
     addresses = runner.addresses
     port = int(addresses[0][1]) if addresses else config.port
     host = config.host if ":" not in config.host else f"[{config.host}]"

@@ -334,50 +334,110 @@ def _read_text(path: str | Path) -> str:
     p = Path(path)
     try:
         data = p.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{p}: cannot read: no such file") from None
     except OSError as exc:
         raise DataError(f"{p}: cannot read ({exc.strerror or exc})") from None
     try:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
-        return data.decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        return data.decode("utf-8-sig")  # an Excel export starts with a byte order mark
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{p}: cannot read: not UTF-8 text (byte {exc.start}); expected a CSV file") from None
+    except (OSError, EOFError) as exc:
         raise DataError(f"{p}: cannot read ({exc})") from None
 
 
-def _read_columns(path: str | Path, columns: tuple[str, ...]) -> list[list[str]]:
+def _read_columns(path: str | Path, columns: tuple[str, ...]) -> tuple[list[int], list[list[str]]]:
+    """(line numbers, rows of the ``columns`` fields) of a CSV file; DataError naming file and line."""
     reader = csv.reader(io.StringIO(_read_text(path)))
-    header = [h.strip() for h in next(reader, [])]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (header: {','.join(header)})")
-    idx = [header.index(c) for c in columns]
-    rows = [[row[i] for i in idx] for row in reader if row]
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise DataError(f"{path}: missing column(s) {', '.join(missing)} (header: {','.join(header)})")
+        idx = [header.index(c) for c in columns]
+        lines: list[int] = []
+        rows: list[list[str]] = []
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != len(header):
+                raise DataError(
+                    f"{path}: line {reader.line_num}: expected {len(header)} fields, got {len(row)}"
+                )
+            lines.append(reader.line_num)
+            rows.append([row[i] for i in idx])
+    except csv.Error as exc:
+        raise DataError(f"{path}: line {reader.line_num}: not valid CSV ({exc})") from None
     if not rows:
         raise DataError(f"{path}: no data rows")
-    return rows
+    return lines, rows
+
+
+def _numbers(
+    path: str | Path, lines: list[int], rows: list[list[str]], columns: tuple[str, ...]
+) -> tuple[NDArray[np.int64], list[NDArray[np.float64]]]:
+    """``ts_ms`` (first column, integers) and the float columns of ``rows``; DataError naming the line and
+    column of a field that is not a number or not finite."""
+    try:
+        ts = np.array([int(r[0]) for r in rows], np.int64)
+        cols = [np.array([float(r[j]) for r in rows], np.float64) for j in range(1, len(columns))]
+    except (ValueError, OverflowError):
+        for line, row in zip(lines, rows, strict=True):  # find the field, to name it
+            for j, (name, text) in enumerate(zip(columns, row, strict=True)):
+                if not _is_number(text, integer=j == 0):
+                    kind = "an integer" if j == 0 else "a number"
+                    raise DataError(f"{path}: line {line}: {name} is not {kind}, got {text!r}") from None
+        raise
+    for name, col in zip(columns[1:], cols, strict=True):
+        _refuse(path, lines, ~np.isfinite(col), f"{name} is not a finite number", col)
+    return ts, cols
+
+
+def _is_number(text: str, *, integer: bool) -> bool:
+    """True when ``text`` parses as an int64 (``integer``) or a float."""
+    try:
+        if integer:
+            return -(2**63) <= int(text) < 2**63
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _refuse(
+    path: str | Path, lines: list[int], bad: NDArray[np.bool_], what: str, col: NDArray[np.generic]
+) -> None:
+    """DataError naming the first row where ``bad`` holds (``what`` it is, with its value)."""
+    if np.any(bad):
+        k = int(np.argmax(bad))
+        raise DataError(f"{path}: line {lines[k]}: {what}, got {col[k].item()!r}")
 
 
 def load_trades_csv(path: str | Path) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """(ts_ms, price, quantity) of a trades CSV ``ts_ms,trade_id,price,quantity,buyer_maker``."""
-    rows = _read_columns(path, ("ts_ms", "price", "quantity"))
-    try:
-        ts = np.array([int(r[0]) for r in rows], np.int64)
-        price = np.array([float(r[1]) for r in rows], np.float64)
-        qty = np.array([float(r[2]) for r in rows], np.float64)
-    except ValueError as exc:
-        raise DataError(f"{path}: not a number ({exc})") from None
-    if np.any(np.diff(ts) < 0):
-        raise DataError(f"{path}: ts_ms goes backwards")
+    """(ts_ms, price, quantity) of a trades CSV ``ts_ms,trade_id,price,quantity,buyer_maker``; DataError
+    naming the file and line of a row that is not numbers, a price <= 0, a quantity < 0, or time going
+    backwards."""
+    columns = ("ts_ms", "price", "quantity")
+    lines, rows = _read_columns(path, columns)
+    ts, (price, qty) = _numbers(path, lines, rows, columns)
+    _refuse(path, lines, price <= 0, "price must be > 0", price)
+    _refuse(path, lines, qty < 0, "quantity must be >= 0", qty)
+    back = np.concatenate([[False], np.diff(ts) < 0])
+    _refuse(path, lines, back, "ts_ms goes backwards", ts)
     return ts, price, qty
 
 
 def load_quotes_csv(path: str | Path) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """(ts_ms, bid, ask) of a quotes CSV ``ts_ms,bid,bid_size,ask,ask_size``."""
-    rows = _read_columns(path, ("ts_ms", "bid", "ask"))
-    try:
-        ts = np.array([int(r[0]) for r in rows], np.int64)
-        bid = np.array([float(r[1]) for r in rows], np.float64)
-        ask = np.array([float(r[2]) for r in rows], np.float64)
-    except ValueError as exc:
-        raise DataError(f"{path}: not a number ({exc})") from None
+    """(ts_ms, bid, ask) of a quotes CSV ``ts_ms,bid,bid_size,ask,ask_size``; DataError naming the file and
+    line of a row that is not numbers, a price <= 0, a bid above the ask, or time going backwards."""
+    columns = ("ts_ms", "bid", "ask")
+    lines, rows = _read_columns(path, columns)
+    ts, (bid, ask) = _numbers(path, lines, rows, columns)
+    _refuse(path, lines, bid <= 0, "bid must be > 0", bid)
+    _refuse(path, lines, ask <= 0, "ask must be > 0", ask)
+    _refuse(path, lines, bid > ask, "bid above the ask", bid)
+    back = np.concatenate([[False], np.diff(ts) < 0])
+    _refuse(path, lines, back, "ts_ms goes backwards", ts)
     return ts, bid, ask

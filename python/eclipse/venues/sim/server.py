@@ -5,7 +5,9 @@ Every request goes through one dispatcher (no per-route middleware stack): route
 the few ``{name}`` path templates (404 / 405 with Binance's ``-5000`` body), rate-limit admission
 (weight per minute per IP, orders per 10 s / minute per API key, 429 then 418), the fault decision
 (latency, refusals, lost requests), authentication, the handler, then the post-execution faults (503
-"unknown", lost response). An unexpected exception is logged and answered 500 ``-1000``.
+"unknown", lost response). An unexpected exception is logged and answered 500 ``-1000``. The body is read
+first: over :data:`MAX_BODY_BYTES` it is answered 413 on every route; a client that disconnects mid-request
+costs one INFO line, never a traceback.
 Each response carries ``X-MBX-USED-WEIGHT-1M`` (order routes also ``X-MBX-ORDER-COUNT-10S`` / ``-1M``);
 each request is logged at INFO on ``eclipse.sim`` (method, path without query, status, latency: never a
 key, secret or signature) and recorded in the journal.
@@ -49,9 +51,12 @@ from eclipse.venues.sim.market import MarketFeed
 from eclipse.venues.sim.model import EngineReject, InstrumentSpec
 from eclipse.venues.sim.store import SimStore
 
-__all__ = ["CTX_KEY", "SimContext", "create_app"]
+__all__ = ["CTX_KEY", "MAX_BODY_BYTES", "SimContext", "create_app"]
 
 log = logging.getLogger("eclipse.sim")
+
+MAX_BODY_BYTES = 1 << 20
+"""Largest request body any route accepts; a larger one is answered 413 (Payload Too Large)."""
 
 _JSON = "application/json"
 _UNKNOWN_MSG = "Unknown error, please check your request or try again later."
@@ -281,6 +286,38 @@ def _peer(request: web.Request) -> str:
     return request.remote or "?"
 
 
+async def _read_body(request: web.Request) -> web.StreamResponse | None:
+    """Read (and cache) the request body; None when it arrived whole, else the answer: 413 when it is over
+    ``MAX_BODY_BYTES`` (every route, the control plane included), 400 when malformed. A client that goes
+    away mid-body gets one log line (no traceback) and no answer."""
+    if not request.body_exists:
+        return None
+    limit = request.client_max_size
+    length = request.content_length
+    try:
+        if length is not None and length > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, length)
+        await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        log.info("%s %s 413 body over %d bytes", request.method, request.path, limit)
+        msg = f"Request body too large: the limit is {limit} bytes."
+        return _error_response(request, 413, msg)
+    except web.RequestPayloadError as exc:
+        log.info("%s %s 400 malformed body (%s)", request.method, request.path, exc)
+        return _error_response(request, 400, f"Malformed request body: {exc}.")
+    except ConnectionError:
+        log.info("%s %s: client disconnected before sending the whole request", request.method, request.path)
+        raise web.HTTPException() from None  # nobody to answer
+    return None
+
+
+def _error_response(request: web.Request, status: int, msg: str) -> web.Response:
+    """A JSON error in the route family's style (``{"error": ...}`` on ``/_sim``, Binance's otherwise)."""
+    control = request.path.startswith("/_sim")
+    body = _dumps({"error": msg}) if control else _binance_error(status, -1000, msg)
+    return web.Response(body=body, status=status, content_type=_JSON)
+
+
 async def _hold_and_drop(request: web.Request, hold_ms: int) -> None:
     await asyncio.sleep(hold_ms / 1000)
     transport = request.transport
@@ -300,6 +337,9 @@ class _Dispatcher:
         ctx = self.ctx
         method, path = request.method, request.path
         ep, args = ctx.lookup(method, path)
+        refused = await _read_body(request)  # read once here; later reads get the same bytes
+        if refused is not None:
+            return refused
         if ep is not None and ep.security is Security.CONTROL:
             return await self._control(request, ep)
         fault_name: str | None = None
@@ -474,7 +514,7 @@ def _safe_weight(ep: Endpoint, params: Params) -> int:
 
 def create_app(ctx: SimContext, tick_ms: int = 100) -> web.Application:
     """The aiohttp application serving ``ctx``; a background task syncs the engines every ``tick_ms``."""
-    app = web.Application(client_max_size=1 << 20)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[CTX_KEY] = ctx
     app.router.add_route("*", "/{tail:.*}", _Dispatcher(ctx).handle)
 

@@ -1,0 +1,557 @@
+"""The daemon: startup in a fixed order, the loops (wall clock: supervised tasks; simulated time: one
+deterministic stepper), graceful stop, status and control. See ``docs/daemon.md``.
+
+Startup, each failure a clear one-line error: settings validated (before this class) -> the run directory
+locked -> venue opened -> clock skew measured (refused above ``CLOCK_SKEW_MAX_MS``) -> markets loaded and the
+symbols resolved -> equity read from the venue (capped by ``EQUITY_CAP_USDT``) -> ``ExecutionEngine.resume``
+before any entry -> features warmed up (saved state when recent, else fetched history) -> loops.
+
+Stop (SIGINT / SIGTERM, ``--max-bars`` / ``--duration``, the control endpoint, the end of a replay): entries
+stop, resting entry orders are canceled, protective stops stay on the venue, the journal and telemetry are
+flushed, feature states saved, the run summary written. A second signal stops at once (the journal is always
+consistent: that is what ``resume`` is for).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
+from eclipse import __version__
+from eclipse.clock import perf_ns
+from eclipse.contracts import IntentKind, JournalEvent
+from eclipse.errors import EclipseError
+from eclipse.execution.engine import EngineSettings, ExecutionEngine
+from eclipse.execution.journal import Journal
+from eclipse.execution.router.policy import sim_sleep
+from eclipse.market.bars import BAR_MS, Bar, OhlcvFrame
+from eclipse.runtime.feed import fetch_history
+from eclipse.runtime.guard import DaemonGuard
+from eclipse.runtime.http import StatusServer, StatusServerError
+from eclipse.runtime.metrics import DaemonMetrics
+from eclipse.runtime.observer import RunObserver
+from eclipse.runtime.report import build_snapshot, build_summary, publish
+from eclipse.runtime.rundir import RunDir, RunDirLock
+from eclipse.runtime.settings import RuntimeSettings
+from eclipse.runtime.setup import HISTORY_BARS, RunMode, VenueSetup, open_run_venue, unified_symbol
+from eclipse.runtime.snapshot import StatusSnapshot
+from eclipse.telemetry import JsonlSink, Scalar, Telemetry
+from eclipse.venues.errors import VenueError
+from eclipse.venues.protocol import Venue
+from eclipse.venues.types import OrderReport, OrderRequest
+
+__all__ = ["Daemon", "RunOptions"]
+
+_LOG = logging.getLogger("eclipse.runtime")
+_LOOPS = ("bars", "tick", "reconcile", "telemetry", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """What the command line decides (the knobs decide the rest)."""
+
+    run_dir: Path = Path("eclipse-run")
+    live: bool = False
+    sim_clock: bool = False
+    speed: float | None = None
+    """Replay speed of a built-in simulator (None: 60); simulated time always runs as fast as it can."""
+    seed: int = 0
+    max_bars: int | None = None
+    duration_sec: float | None = None
+    data: tuple[tuple[str, str], ...] = ()
+    frames: Mapping[str, OhlcvFrame] | None = None
+    """Bars by symbol (``BTCUSDT``) for simulated time, instead of files (benches, backtests)."""
+
+
+class _Tap:
+    """The journal as the engine writes it, seen by the observer after each store."""
+
+    def __init__(self, journal: Journal, observer: RunObserver) -> None:
+        self._journal = journal
+        self._observer = observer
+
+    def append(self, event: JournalEvent) -> int:
+        seq = self._journal.append(event)
+        self._observer.on_journal(event)
+        return seq
+
+
+class _Probe:
+    """The venue, timing how long after its bar an entry order is handed over (the order path)."""
+
+    def __init__(self, venue: Any, daemon: Daemon) -> None:
+        self._venue = venue
+        self._daemon = daemon
+
+    async def create_order(self, request: OrderRequest) -> OrderReport:
+        start = self._daemon.bar_started_ns
+        if start is not None and not request.reduce_only:  # an entry: the order path the bench times
+            self._daemon.observer.order_path((perf_ns() - start) / 1000.0)
+            self._daemon.bar_started_ns = None
+        return await self._venue.create_order(request)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._venue, name)
+
+
+class Daemon:
+    """One run of ``eclipse run`` (see the module docstring). Implements the status server's
+    :class:`~eclipse.runtime.snapshot.DaemonControl`."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        options: RunOptions,
+        *,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self.env = env
+        self.options = options
+        self.settings = RuntimeSettings.load(env)
+        self.engine_settings = EngineSettings.load(env, self.settings.profile)
+        self.run_dir = RunDir(options.run_dir)
+        self.mode = RunMode.SIMULATED  # set by start()
+        self.metrics = DaemonMetrics(loops=_LOOPS)
+        self.observer = RunObserver(self.metrics)
+        self.status_server: StatusServer | None = None
+        self.guard = DaemonGuard(one_position=self._one_position)
+        self.bar_started_ns: int | None = None
+        self.symbols: tuple[str, ...] = ()
+        self.setup: VenueSetup | None = None
+        self.engine: ExecutionEngine | None = None
+        self.journal: Journal | None = None
+        self.telemetry: Telemetry | None = None
+        self._sink: JsonlSink | None = None
+        self._lock = RunDirLock(self.run_dir)
+        self.engine_lock = asyncio.Lock()
+        self.stop_event = asyncio.Event()
+        self.stop_reason = ""
+        self.started_ms = 0
+        self.start_equity = Decimal(0)
+        self._on_event = on_event
+        self._halt_until: dict[str, int] = {}
+        self.health: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
+        self.loops_view: Callable[[], tuple[Any, ...]] = tuple
+        self.feed_start: dict[str, int] = {}
+        """symbol -> open time of the last bar the features have seen (the feed starts after it)."""
+        self.max_drawdown = 0.0
+
+    # --- startup ----------------------------------------------------------------------------------------
+    async def start(self, mode: RunMode) -> None:
+        """Everything before the first loop (module docstring order); EclipseError on what must stop."""
+        self.mode = mode
+        self.run_dir.create()
+        self._lock.acquire()
+        self._check_identity(mode)
+        setup = await open_run_venue(
+            mode,
+            self.env,
+            self.run_dir,
+            symbols=self._wanted_symbols(mode),
+            speed=self.options.speed,
+            data=self.options.data,
+            frames=self.options.frames,
+            seed=self.options.seed,
+        )
+        self.setup = setup
+        await self._check_skew(setup)
+        markets = await self._load_markets(setup)
+        self.symbols = markets
+        path = Path(self.settings.telemetry_path) if self.settings.telemetry_path else self.run_dir.telemetry
+        self._sink = JsonlSink(path, flush_each=False)
+        self.telemetry = Telemetry(self._tee, setup.market)
+        self.started_ms = setup.market.now_ms()
+        equity = await self._equity(setup)
+        self.start_equity = equity
+        settings = replace(
+            self.engine_settings, equity=equity, protection_check_sec=self.settings.protection_check_sec
+        )
+        if mode is RunMode.LIVE and self.settings.first_live_safe:
+            cap = Decimal(repr(self.settings.first_live_max_notional))
+            current = settings.router.max_notional
+            capped = cap if current is None or current <= 0 else min(cap, current)
+            settings = replace(settings, router=replace(settings.router, max_notional=capped))
+        self.journal = Journal.open(self.run_dir.journal)
+        sleep = sim_sleep(setup.sim_clock) if setup.sim_clock is not None else asyncio.sleep
+        engine, report = await ExecutionEngine.resume(
+            self.journal,
+            cast(Venue, _Probe(setup.venue, self)),
+            setup.market,
+            self.telemetry,
+            settings,
+            sleep=sleep,
+            rng=random.Random(self.options.seed),
+            guard=self.guard,
+            symbols=self.symbols,
+        )
+        engine.journal = _Tap(self.journal, self.observer)
+        self.engine = engine
+        if not report.clean:
+            self.event(f"resume: {report}")
+        self.telemetry.emit(
+            "runtime.started",
+            mode=mode.value,
+            venue=setup.name,
+            symbols=",".join(self.symbols),
+            equity=equity,
+            profile=self.settings.profile,
+            version=__version__,
+        )
+        await self._warm_up(setup, engine)
+        self.metrics = DaemonMetrics(self.symbols, loops=_LOOPS)
+        self.metrics.set_versions({"eclipse": __version__})
+        self.observer.metrics = self.metrics
+        if self.settings.status_http and mode is not RunMode.SIMULATED:
+            await self._start_status_server()
+
+    async def _start_status_server(self) -> None:
+        """Serve /healthz, /status, /metrics and control; a busy port falls back to a free one."""
+        s = self.settings
+        server = StatusServer(
+            self, self.metrics, host=s.status_host, port=s.status_port, token=s.status_token
+        )
+        try:
+            url = await server.start()
+        except StatusServerError as exc:
+            if not exc.in_use:
+                raise
+            server = StatusServer(self, self.metrics, host=s.status_host, port=0, token=s.status_token)
+            url = await server.start()
+            self.event(f"status port {s.status_port} is busy; serving on {url} instead")
+        self.status_server = server
+        self.run_dir.status_url.write_text(url + "\n", encoding="utf-8")
+        self.event(f"status: {url}/status  health: {url}/healthz  metrics: {url}/metrics")
+
+    def _identity(self, mode: RunMode) -> dict[str, str]:
+        adapter = self.env.get("EXCHANGE_ADAPTER", "") or "builtin-sim"
+        url = self.env.get("VENUE_API_URL", "") if adapter == "sim" else ""
+        return {"mode": mode.value, "venue": f"{adapter}{'@' + url if url else ''}"}
+
+    def _check_identity(self, mode: RunMode) -> None:
+        """A run directory's journal belongs to one mode and venue; simulated time starts from an empty
+        directory."""
+        want = self._identity(mode)
+        path = self.run_dir.identity
+        has_journal = self.run_dir.journal.exists()
+        if path.exists():
+            try:
+                have = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                have = None
+            if have != want:
+                held = f"{have.get('mode')} on {have.get('venue')}" if isinstance(have, dict) else "?"
+                raise EclipseError(
+                    f"{self.run_dir.root} holds a {held} run and this one is {want['mode']} on "
+                    f"{want['venue']}: one directory never mixes venues; use another --dir"
+                )
+        elif has_journal:
+            raise EclipseError(f"{self.run_dir.root} holds a journal of an unknown run; use another --dir")
+        if mode is RunMode.SIMULATED and has_journal:
+            raise EclipseError(
+                f"{self.run_dir.root} already holds a simulated-time run (simulated time starts from an "
+                "empty run directory); use another --dir or remove it"
+            )
+        path.write_text(json.dumps(want) + "\n", encoding="utf-8")
+
+    def _wanted_symbols(self, mode: RunMode) -> tuple[str, ...]:
+        symbols = self.settings.symbols
+        if mode is RunMode.LIVE and self.settings.first_live_safe:
+            allowed = set(self.settings.first_live_symbols)
+            kept = tuple(s for s in symbols if s in allowed)
+            if not kept:
+                raise EclipseError(
+                    "FIRST_LIVE_SAFE=1 allows no symbol of ACTIVE_SYMBOLS "
+                    f"({','.join(symbols)}); FIRST_LIVE_SYMBOLS is "
+                    f"{','.join(self.settings.first_live_symbols)}"
+                )
+            symbols = kept
+        spot = mode in (RunMode.LIVE, RunMode.PAPER) and self.env.get("EXCHANGE_ADAPTER", "") in (
+            "binance",
+            "coinbase",
+        )
+        return tuple(unified_symbol(s, linear=not spot) for s in symbols)
+
+    async def _check_skew(self, setup: VenueSetup) -> None:
+        if setup.mode is RunMode.SIMULATED:
+            return
+        try:
+            venue_ms = await setup.venue.fetch_time_ms()
+        except VenueError as err:
+            raise EclipseError(f"the venue {setup.name} does not answer: {err}") from None
+        skew = venue_ms - setup.wall.now_ms()
+        if setup.mode in (RunMode.LIVE, RunMode.PAPER) and setup.resync is not None:
+            await setup.resync()
+        _LOG.info("clock skew against %s: %d ms", setup.name, skew)
+        if abs(skew) > self.settings.clock_skew_max_ms:
+            raise EclipseError(
+                f"the local clock is {skew:+d} ms off the venue's (more than CLOCK_SKEW_MAX_MS="
+                f"{self.settings.clock_skew_max_ms}); synchronize it (e.g. chrony / systemd-timesyncd)"
+            )
+
+    async def _load_markets(self, setup: VenueSetup) -> tuple[str, ...]:
+        try:
+            markets = await setup.venue.load_markets()
+        except VenueError as err:
+            raise EclipseError(f"cannot load the markets of {setup.name}: {err}") from None
+        wanted = self._wanted_symbols(setup.mode)
+        missing = [s for s in wanted if s not in markets]
+        if missing:
+            raise EclipseError(
+                f"{setup.name} has no market {', '.join(missing)} (ACTIVE_SYMBOLS); "
+                f"known e.g.: {', '.join(sorted(markets)[:8])}"
+            )
+        return wanted
+
+    async def _equity(self, setup: VenueSetup) -> Decimal:
+        markets = await setup.venue.load_markets()
+        quote = markets[self.symbols[0]].settle or markets[self.symbols[0]].quote
+        try:
+            balances = await setup.venue.fetch_balance()
+        except VenueError as err:
+            raise EclipseError(f"cannot read the balance on {setup.name}: {err}") from None
+        bal = balances.get(quote)
+        equity = bal.total if bal is not None else Decimal(0)
+        if self.settings.equity_cap > 0:
+            equity = min(equity, Decimal(repr(self.settings.equity_cap)))
+        if equity <= 0:
+            raise EclipseError(f"the {quote} balance on {setup.name} is {equity}: nothing to trade with")
+        return equity
+
+    async def _warm_up(self, setup: VenueSetup, engine: ExecutionEngine) -> None:
+        """Seed each symbol's features: the saved state when recent, else fetched history."""
+        now = setup.market.now_ms()
+        current_open = now // BAR_MS * BAR_MS
+        for symbol in self.symbols:
+            restored = self._restore_features(engine, symbol, now)
+            if restored is not None:
+                bars = await fetch_history(
+                    setup.venue, symbol, current_open, (current_open - restored) // BAR_MS - 1
+                )
+                how = "restored"
+            else:
+                bars = await fetch_history(setup.venue, symbol, current_open, HISTORY_BARS)
+                how = "history"
+            for bar in bars:
+                engine.signals.advance(symbol, bar)
+            state = engine.signals.features(symbol)
+            last = state.last_ts_ms if state is not None else None
+            self.feed_start[symbol] = last if last is not None else current_open - BAR_MS
+            assert self.telemetry is not None
+            self.telemetry.emit("runtime.warmed_up", symbol=symbol, how=how, bars=len(bars))
+            self.event(f"{symbol}: features {how}, {len(bars)} bars fetched")
+
+    def _restore_features(self, engine: ExecutionEngine, symbol: str, now_ms: int) -> int | None:
+        path = self.run_dir.feature_state(symbol)
+        if not path.exists():
+            return None
+        try:
+            engine.signals.restore_state(symbol, path.read_bytes())
+        except (EclipseError, ValueError, OSError) as exc:
+            self.event(f"{symbol}: saved features not used ({exc})")
+            return None
+        state = engine.signals.features(symbol)
+        last = state.last_ts_ms if state is not None else None
+        if last is None or now_ms - last > self.settings.feature_state_max_age_sec * 1000:
+            engine.signals.forget(symbol)
+            self.event(f"{symbol}: saved features too old, fetching history")
+            return None
+        return last
+
+    # --- the bar ---------------------------------------------------------------------------------------
+    async def handle_bar(self, symbol: str, bar: Bar, speed: float | None = 1.0) -> None:
+        """One closed bar through the engine (the caller holds :attr:`engine_lock`). Its lag is measured from
+        the bar's close (market time, converted to wall time at ``speed``) to the end of its handling; in
+        simulated time (``speed`` None) it is the wall time the handling took."""
+        engine = self.engine
+        assert engine is not None
+        self._risk_check(engine)
+        started = self.bar_started_ns = perf_ns()
+        await engine.on_bar(symbol, bar)
+        self.bar_started_ns = None
+        close = bar.close_ms()
+        if speed is None:
+            lag = (perf_ns() - started) / 1e6
+        else:
+            lag = max(0.0, (engine.clock.now_ms() - close) / speed)
+        self.observer.bar_handled(symbol, close, lag)
+        self.track_drawdown()
+        if self.options.max_bars is not None and self.observer.bars >= self.options.max_bars:
+            self.request_stop(f"--max-bars {self.options.max_bars} reached")
+
+    def _one_position(self) -> bool:
+        engine = self.engine
+        basic = self.settings.entry_loop_mode == "basic"
+        return basic and engine is not None and bool(engine.book.open_positions())
+
+    def _risk_check(self, engine: ExecutionEngine) -> None:
+        """Daily loss and drawdown limits halt entries (never exits)."""
+        now = engine.clock.now_ms()
+        for key, until in list(self._halt_until.items()):
+            if until and now >= until:
+                del self._halt_until[key]
+                self.guard.unblock(key)
+                assert self.telemetry is not None
+                self.telemetry.emit("runtime.halt_lifted", kind=key)
+        equity = self.start_equity + engine.book.realized_pnl() - engine.book.total_fees()
+        equity += engine.book.unrealized_pnl()
+        dd = engine.book.drawdown_pct(equity)
+        daily = engine.book.daily_pnl()
+        s = self.settings
+        if s.max_daily_loss_pct > 0 and daily < -Decimal(repr(s.max_daily_loss_pct)) * self.start_equity:
+            day_end = (now // 86_400_000 + 1) * 86_400_000
+            self._halt("daily_loss", f"daily PnL {daily:.2f}", now, s.daily_halt_sec, day_end)
+        if s.max_drawdown_pct > 0 and dd >= s.max_drawdown_pct:
+            self._halt("drawdown", f"drawdown {dd:.2%}", now, s.drawdown_halt_sec, 0)
+
+    def _halt(self, key: str, detail: str, now: int, halt_sec: float, default_until: int) -> None:
+        if self.guard.blocked(key):
+            return
+        until = now + round(halt_sec * 1000) if halt_sec > 0 else default_until
+        self._halt_until[key] = until
+        self.guard.block(key, detail)
+        assert self.telemetry is not None
+        self.telemetry.emit("runtime.halted", kind=key, detail=detail, until_ms=until, severity="critical")
+        self.event(f"entries halted: {key} ({detail})")
+
+    # --- telemetry and events --------------------------------------------------------------------------
+    def _tee(self, record: Mapping[str, Scalar]) -> None:
+        if self._sink is not None:
+            self._sink(record)
+        self.observer.on_telemetry(record)
+
+    def event(self, text: str) -> None:
+        """A line for the operator (terminal / log)."""
+        _LOG.info("%s", text)
+        if self._on_event is not None:
+            self._on_event(text)
+
+    def flush_telemetry(self) -> None:
+        """Hand buffered telemetry to the OS."""
+        if self._sink is not None:
+            self._sink.flush()
+
+    # --- control (DaemonControl) -------------------------------------------------------------------------
+    def pause_entries(self, reason: str) -> None:
+        """Stop new entries until :meth:`resume_entries` (exits and protection carry on)."""
+        self.guard.block("pause", reason or "paused by the operator")
+        if self.telemetry is not None:
+            self.telemetry.emit("runtime.paused", reason=reason)
+
+    def resume_entries(self) -> None:
+        """Lift an operator pause."""
+        self.guard.unblock("pause")
+        if self.telemetry is not None:
+            self.telemetry.emit("runtime.resumed")
+
+    async def flatten(self, symbol: str) -> bool:
+        """Close ``symbol`` with a reduce-only market order (entries there stay as they are)."""
+        if self.engine is None or symbol not in self.symbols:
+            return False
+        async with self.engine_lock:
+            return await self.engine.flatten(symbol, "operator")
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Begin a graceful stop."""
+        if not self.stop_event.is_set():
+            self.stop_reason = reason
+            self.stop_event.set()
+
+    def crash_limit(self, loop: str) -> None:
+        """A loop crashed too often: entries stop (exits and protection carry on)."""
+        self.guard.block("crash_limit", f"loop {loop} keeps crashing")
+        self.event(f"entries stopped: loop {loop} keeps crashing")
+
+    # --- status ------------------------------------------------------------------------------------------
+    def snapshot(self) -> StatusSnapshot:
+        """The daemon's status now."""
+        return build_snapshot(self)
+
+    def publish(self, snap: StatusSnapshot) -> None:
+        """Gauges of ``/metrics`` from a snapshot (the status loop calls it)."""
+        publish(self, snap)
+
+    def summary(self) -> dict[str, Any]:
+        """The run summary (JSON-ready)."""
+        return build_summary(self)
+
+    def track_drawdown(self) -> None:
+        """Keep the largest drawdown seen (called after each bar)."""
+        engine = self.engine
+        if engine is None:
+            return
+        equity = self.start_equity + engine.book.realized_pnl() - engine.book.total_fees()
+        equity += engine.book.unrealized_pnl()
+        self.max_drawdown = max(self.max_drawdown, engine.book.drawdown_pct(equity))
+
+    # --- stop ----------------------------------------------------------------------------------------------
+    async def shutdown(self) -> dict[str, Any]:
+        """Graceful stop (module docstring); the summary written."""
+        engine = self.engine
+        if engine is not None:
+            self.guard.block("stopping", "the daemon is stopping")
+            async with self.engine_lock:
+                for order in list(engine.orders.orders.values()):
+                    if order.kind is IntentKind.ENTRY and order.live:
+                        try:
+                            await engine.cancel(order.client_order_id)
+                        except VenueError as err:
+                            self.event(f"could not cancel entry {order.client_order_id}: {err}")
+                with _suppress_venue():
+                    await engine.sync_fills()
+            for symbol in self.symbols:
+                try:
+                    blob = engine.signals.save_state(symbol)
+                except (EclipseError, ValueError, KeyError):
+                    continue
+                self.run_dir.feature_state(symbol).write_bytes(blob)
+        summary = self.summary()
+        if self.telemetry is not None:
+            self.telemetry.emit(
+                "runtime.stopped",
+                reason=self.stop_reason,
+                bars=summary["bars"],
+                trades=summary["trades"],
+                net_pnl=summary["net_pnl"],
+            )
+        self.run_dir.summary_json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        try:
+            from eclipse.runtime.summary_text import render_summary_markdown
+
+            self.run_dir.summary_md.write_text(render_summary_markdown(summary))
+        except (ImportError, OSError) as exc:  # pragma: no cover - display is part of the package
+            self.event(f"summary.md not written: {exc}")
+        await self.close()
+        return summary
+
+    async def close(self) -> None:
+        """Release everything (idempotent): status server, venue, simulator, journal, telemetry, lock."""
+        if self.status_server is not None:
+            await self.status_server.stop()
+            self.status_server = None
+        if self.setup is not None:
+            with _suppress_venue():
+                await self.setup.close()
+            self.setup = None
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
+        self.run_dir.status_url.unlink(missing_ok=True)
+        self._lock.release()
+
+
+class _suppress_venue:  # noqa: N801 - used as a context manager like contextlib.suppress
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et: object, ev: object, tb: object) -> bool:
+        return isinstance(ev, VenueError | OSError)

@@ -1,0 +1,128 @@
+"""``eclipse run`` end to end, in subprocesses, against the exchange simulator through the real ccxt client:
+trades with stops, a graceful SIGTERM (stops stay on the venue, entries canceled, summary written, exit 0),
+kill -9 and restart on the same directory (no duplicate client id, no lost fill, one stop per position), a
+second daemon on a held directory refused, and secrets never printed."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.runtime.daemon_kit import (
+    SECRET,
+    TOKEN,
+    bars_seen,
+    daemon_env,
+    journal_fills,
+    protected_position,
+    spawn,
+    start_sim,
+    stop_daemon,
+    truth,
+    wait_for,
+)
+
+from eclipse.venues.sim.runner import SimServerThread
+
+SPEED = 300.0  # five bars a second
+
+
+@pytest.fixture
+def sim() -> Iterator[SimServerThread]:
+    server = start_sim(SPEED)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _everything_written(run_dir: Path, *outputs: str) -> str:
+    files = [
+        p
+        for p in run_dir.rglob("*")
+        if p.is_file() and p.suffix in (".jsonl", ".log", ".json", ".md", ".url")
+    ]
+    return "\n".join([*outputs, *(p.read_text(errors="replace") for p in files)])
+
+
+def _telemetry(run_dir: Path) -> str:
+    path = run_dir / "telemetry.jsonl"
+    return path.read_text() if path.exists() else ""
+
+
+def _agree(sim: SimServerThread, run_dir: Path) -> None:
+    venue = truth(sim)
+    fills = journal_fills(run_dir)
+    assert fills == venue["trades"], "the journal's fills differ from the venue's trades"
+    dupes = [cid for cid, n in Counter(venue["sent"]).items() if n > 1]
+    assert dupes == [], f"client ids placed twice: {dupes}"
+    if venue["position"] != 0:
+        assert len(venue["stops"]) == 1, f"open position {venue['position']} with stops {venue['stops']}"
+    else:
+        assert venue["stops"] == []
+
+
+def test_sigterm_keeps_stops_and_writes_the_summary(sim: SimServerThread, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = spawn(run_dir, daemon_env(sim))
+    wait_for("a protected position", lambda: protected_position(run_dir), proc)
+    sim.control("POST", "/_sim/stall", {"stalled": True})  # the market holds still while it stops
+    code, out, err = stop_daemon(proc, signal.SIGTERM)
+    assert code == 0, err[-2000:]
+    assert (run_dir / "summary.json").exists()
+    assert "Eclipse run summary" in out
+    assert not (run_dir / "status.url").exists()
+    venue = truth(sim)
+    assert venue["position"] != 0, "the position was closed on the way out"
+    assert len(venue["stops"]) == 1, "the protective stop must stay on the venue"
+    assert venue["open_regular"] == [], "resting entry orders are canceled"
+    _agree(sim, run_dir)
+    text = _everything_written(run_dir, out, err)
+    assert SECRET not in text
+    assert TOKEN not in text
+    # a restart on the directory resumes from the saved features instead of fetching history
+    again = spawn(run_dir, daemon_env(sim))
+    wait_for(
+        "the restarted daemon's warm-up", lambda: _telemetry(run_dir).count('"runtime.warmed_up"') >= 2, again
+    )
+    code, _, err = stop_daemon(again, signal.SIGTERM)
+    assert code == 0, err[-2000:]
+    warmed = [json.loads(line) for line in _telemetry(run_dir).splitlines() if "runtime.warmed_up" in line]
+    assert [w["how"] for w in warmed] == ["history", "restored"]
+    _agree(sim, run_dir)
+
+
+def test_kill_9_then_restart_loses_nothing_and_doubles_nothing(sim: SimServerThread, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = daemon_env(sim)
+    first = spawn(run_dir, env)
+    wait_for("a protected position", lambda: protected_position(run_dir), first)
+    first.kill()  # SIGKILL: no shutdown at all
+    first.communicate()
+    second = spawn(run_dir, env)
+    wait_for("40 bars after the restart", lambda: bars_seen(run_dir) >= 40, second)
+    sim.control("POST", "/_sim/stall", {"stalled": True})
+    code, _, err = stop_daemon(second, signal.SIGTERM)
+    assert code == 0, err[-2000:]
+    _agree(sim, run_dir)
+
+
+def test_a_second_daemon_on_the_same_directory_is_refused(sim: SimServerThread, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    env = daemon_env(sim)
+    first = spawn(run_dir, env)
+    try:
+        wait_for("the first daemon to serve its status", lambda: (run_dir / "status.url").exists(), first)
+        result = spawn(run_dir, env)
+        _, err = result.communicate(timeout=60)
+        assert result.returncode == 2
+        lines = err.strip().splitlines()
+        assert lines[-1].startswith("error: another eclipse daemon (PID ")
+        assert str(first.pid) in lines[-1]
+        assert "Traceback" not in err
+    finally:
+        stop_daemon(first, signal.SIGTERM)
