@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import signal
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from tests.runtime.daemon_kit import (
     protected_position,
     spawn,
     start_sim,
+    status,
     stop_daemon,
     truth,
     wait_for,
@@ -47,6 +50,16 @@ def _everything_written(run_dir: Path, *outputs: str) -> str:
         if p.is_file() and p.suffix in (".jsonl", ".log", ".json", ".md", ".url")
     ]
     return "\n".join([*outputs, *(p.read_text(errors="replace") for p in files)])
+
+
+def _post(url: str, token: str | None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(url, data=b"{}", method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
 
 
 def _telemetry(run_dir: Path) -> str:
@@ -124,5 +137,35 @@ def test_a_second_daemon_on_the_same_directory_is_refused(sim: SimServerThread, 
         assert lines[-1].startswith("error: another eclipse daemon (PID ")
         assert str(first.pid) in lines[-1]
         assert "Traceback" not in err
+        # control: refused without the token, done with it
+        url = (run_dir / "status.url").read_text().strip()
+        assert _post(url + "/control/pause", None) == 401
+        assert _post(url + "/control/pause", TOKEN) == 200
+        snap = status(run_dir)
+        assert snap is not None
+        assert "pause" in snap["entries"]
+        assert _post(url + "/control/resume", TOKEN) == 200
     finally:
         stop_daemon(first, signal.SIGTERM)
+
+
+def test_a_second_signal_stops_at_once_and_the_next_start_resumes(
+    sim: SimServerThread, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "run"
+    env = daemon_env(sim)
+    first = spawn(run_dir, env)
+    wait_for("a protected position", lambda: protected_position(run_dir), first)
+    first.send_signal(signal.SIGINT)  # two different signals: the kernel would merge two of the same
+    first.send_signal(signal.SIGTERM)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 130, err[-2000:]
+    assert "stopped at once" in err
+    assert not (run_dir / "summary.json").exists()
+    second = spawn(run_dir, env)
+    wait_for("10 bars after the restart", lambda: bars_seen(run_dir) >= 10, second)
+    sim.control("POST", "/_sim/stall", {"stalled": True})
+    code, _, err = stop_daemon(second, signal.SIGTERM)
+    assert code == 0, err[-2000:]
+    assert '"engine.resumed"' in _telemetry(run_dir)
+    _agree(sim, run_dir)

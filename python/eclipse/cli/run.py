@@ -138,6 +138,8 @@ def _log_to(path: Path) -> tuple[logging.Handler, int]:
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)
+    # the built-in simulator's per-request lines belong to `eclipse sim-venue --log-requests`, not here
+    handler.addFilter(lambda record: record.name != "eclipse.sim" or record.levelno >= logging.WARNING)
     return handler, previous
 
 

@@ -139,6 +139,8 @@ class Daemon:
         self._halt_until: dict[str, int] = {}
         self.health: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
         self.loops_view: Callable[[], tuple[Any, ...]] = tuple
+        self.clock_skew_ms = 0
+        """Venue time minus the local clock at startup (0 in simulated time)."""
         self.feed_start: dict[str, int] = {}
         """symbol -> open time of the last bar the features have seen (the feed starts after it)."""
         self.max_drawdown = 0.0
@@ -178,7 +180,9 @@ class Daemon:
             current = settings.router.max_notional
             capped = cap if current is None or current <= 0 else min(cap, current)
             settings = replace(settings, router=replace(settings.router, max_notional=capped))
-        self.journal = Journal.open(self.run_dir.journal)
+        # every submit is fsynced before the venue call (a power loss loses no order), except in simulated
+        # time, where nothing is at stake and the fsync would be most of the cost of an order
+        self.journal = Journal.open(self.run_dir.journal, durable_submits=mode is not RunMode.SIMULATED)
         sleep = sim_sleep(setup.sim_clock) if setup.sim_clock is not None else asyncio.sleep
         engine, report = await ExecutionEngine.resume(
             self.journal,
@@ -202,6 +206,7 @@ class Daemon:
             symbols=",".join(self.symbols),
             equity=equity,
             profile=self.settings.profile,
+            clock_skew_ms=self.clock_skew_ms,
             version=__version__,
         )
         await self._warm_up(setup, engine)
@@ -286,6 +291,7 @@ class Daemon:
         except VenueError as err:
             raise EclipseError(f"the venue {setup.name} does not answer: {err}") from None
         skew = venue_ms - setup.wall.now_ms()
+        self.clock_skew_ms = skew
         if setup.mode in (RunMode.LIVE, RunMode.PAPER) and setup.resync is not None:
             await setup.resync()
         _LOG.info("clock skew against %s: %d ms", setup.name, skew)
@@ -535,6 +541,7 @@ class Daemon:
         if self.status_server is not None:
             await self.status_server.stop()
             self.status_server = None
+            self.run_dir.status_url.unlink(missing_ok=True)  # ours: a refused second daemon leaves it alone
         if self.setup is not None:
             with _suppress_venue():
                 await self.setup.close()
@@ -545,7 +552,6 @@ class Daemon:
         if self._sink is not None:
             self._sink.close()
             self._sink = None
-        self.run_dir.status_url.unlink(missing_ok=True)
         self._lock.release()
 
 

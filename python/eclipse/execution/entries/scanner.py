@@ -120,7 +120,7 @@ class EntryScanner:
 
     def _near_miss(self, d: Decision) -> None:
         side = Decision.side_of(d.candidate)
-        _LOG.info("near-miss %s %s conf=%.4f blocked_by=%s", d.symbol, side, d.confidence, d.blocked_by)
+        _LOG.debug("near-miss %s %s conf=%.4f blocked_by=%s", d.symbol, side, d.confidence, d.blocked_by)
         self._telemetry.emit(
             "entry.near_miss",
             symbol=d.symbol,
