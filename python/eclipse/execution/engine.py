@@ -71,6 +71,7 @@ from eclipse.execution.engine_protection import check_protection, run_protection
 from eclipse.execution.engine_restore import adopt_live_legs, restore_from_journal
 from eclipse.execution.engine_settings import EngineSettings
 from eclipse.execution.entries.gate import EntryGate, GuardKnobsProvider, StaticGuardProvider
+from eclipse.execution.entries.leverage import LeverageDecision, resolve_leverage
 from eclipse.execution.entries.partial import PartialFillResolver
 from eclipse.execution.entries.pipeline import EntryPipeline, EntryPlan
 from eclipse.execution.entries.scanner import EntryScanner
@@ -282,24 +283,39 @@ class ExecutionEngine:
             return "protection_missing"
         return None
 
+    async def prepare(self, symbol: str) -> bool:
+        """Set ``symbol``'s leverage and margin mode on the venue before its first entry (as an entry would
+        resolve them now), so that entry's path has no venue round trip for them. True when they are set;
+        a failure is left to the entry, which sets them again when they differ."""
+        positions = list(self.book.open_positions().values())
+        lev = resolve_leverage(symbol, self.settings.entries.leverage, positions, self.equity)
+        return await self._apply_leverage(symbol, lev) is None
+
     async def _set_leverage(self, plan: EntryPlan) -> bool:
-        symbol, lev = plan.intent.symbol, plan.leverage
+        symbol = plan.intent.symbol
+        err = await self._apply_leverage(symbol, plan.leverage)
+        if err is None:
+            return True
+        self.gate.record_error(symbol, detail=f"leverage: {err}")
+        self.telemetry.emit(
+            "entry.blocked",
+            symbol=symbol,
+            reason="leverage_failed",
+            detail=str(err),
+            intent_id=plan.intent.intent_id,
+        )
+        return False
+
+    async def _apply_leverage(self, symbol: str, lev: LeverageDecision) -> VenueError | None:
+        """Set ``lev`` on the venue unless it is already in force; the venue's error, if any."""
         want = (lev.leverage, lev.margin_mode.value)
         if self._leverage.get(symbol) == want:
-            return True
+            return None
         try:
             await self.venue.set_margin_mode(symbol, lev.margin_mode)
             await self.venue.set_leverage(symbol, lev.leverage)
         except VenueError as err:
-            self.gate.record_error(symbol, detail=f"leverage: {err}")
-            self.telemetry.emit(
-                "entry.blocked",
-                symbol=symbol,
-                reason="leverage_failed",
-                detail=str(err),
-                intent_id=plan.intent.intent_id,
-            )
-            return False
+            return err
         self._leverage[symbol] = want
         self.telemetry.emit(
             "entry.leverage_set",
@@ -308,7 +324,7 @@ class ExecutionEngine:
             margin_mode=lev.margin_mode,
             explanation=lev.text,
         )
-        return True
+        return None
 
     async def _settle_entry(self, order: TrackedOrder, report: OrderReport) -> None:
         """An entry order reached a terminal status (or stays partially filled): run the partial resolver."""

@@ -351,6 +351,7 @@ class Daemon:
             self.feed_start[symbol] = last if last is not None else current_open - BAR_MS
             assert self.telemetry is not None
             self.telemetry.emit("runtime.warmed_up", symbol=symbol, how=how, bars=len(bars))
+            await engine.prepare(symbol)  # leverage and margin mode set now, not on the first entry's path
             self.event(f"{symbol}: features {how}, {len(bars)} bars fetched")
 
     def _restore_features(self, engine: ExecutionEngine, symbol: str, now_ms: int) -> int | None:
