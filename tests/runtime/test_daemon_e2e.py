@@ -6,6 +6,7 @@ second daemon on a held directory refused, and secrets never printed."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import urllib.error
 import urllib.request
@@ -169,3 +170,27 @@ def test_a_second_signal_stops_at_once_and_the_next_start_resumes(
     assert code == 0, err[-2000:]
     assert '"engine.resumed"' in _telemetry(run_dir)
     _agree(sim, run_dir)
+
+
+def test_the_embedded_default_runs_stops_by_itself_and_resumes(tmp_path: Path) -> None:
+    """The README's command: the built-in simulator (its account kept in the run directory), ended by
+    --duration; a second run on the directory resumes the same account and the same market."""
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCALPER_", "EXCHANGE_", "VENUE_"))}
+    env["STATUS_HTTP_PORT"] = "0"
+    first = spawn(run_dir, env, "--speed", "600", "--duration", "6s")
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["mode"] == "sim"
+    assert summary["venue"].startswith("built-in simulator")
+    assert summary["stop_reason"] == "--duration 6s reached"
+    assert summary["bars"] > 10
+    assert (run_dir / "sim.sqlite").exists()
+    assert "Eclipse run summary" in out
+    second = spawn(run_dir, env, "--speed", "600", "--max-bars", "5")
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err[-2000:]
+    again = json.loads((run_dir / "summary.json").read_text())
+    assert again["started"] >= summary["ended"], "the market continues where the first run left it"
+    assert _telemetry(run_dir).count('"engine.resumed"') == 2

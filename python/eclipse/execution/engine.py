@@ -420,9 +420,7 @@ class ExecutionEngine:
         and the fill is booked to the one that triggered, not left to the next protection check. Each such
         fill is chased once."""
         applied = 0
-        wanted = self.orders.needs_fills()
-        if symbol is not None:
-            wanted = {symbol: wanted[symbol]} if symbol in wanted else {}
+        wanted = self.orders.needs_fills(symbol)
         for sym, since in sorted(wanted.items()):
             try:
                 fills = await self._fetch_fills(sym, since - FILL_SLACK_MS)

@@ -179,9 +179,10 @@ class OrderLedger:
 
     def __init__(self, table: CompiledMachine | None = None, on_refusal: RefusalSink | None = None) -> None:
         self.orders: dict[str, TrackedOrder] = {}
-        self._active: dict[str, TrackedOrder] = {}
-        """Orders that may be live or uncounted (a superset, pruned when scanned; :meth:`apply` re-adds an
-        order a late report revives), so the per-bar scans do not walk every order of the run."""
+        self._active: dict[str, dict[str, TrackedOrder]] = {}
+        """symbol -> orders that may be live or uncounted (a superset, pruned when scanned; :meth:`apply`
+        re-adds an order a late report revives), so the per-bar scans walk neither every order of the run
+        nor every symbol's."""
         self.on_refusal = on_refusal
         self._table = table
         self._by_venue: dict[VenueOrderId, str] = {}
@@ -228,7 +229,7 @@ class OrderLedger:
         """Fold one journal record into the order it concerns; that order (None for other records)."""
         order = self._apply(ev)
         if order is not None and (order.live or order.uncounted):
-            self._active.setdefault(order.client_order_id, order)
+            self._active.setdefault(order.symbol, {}).setdefault(order.client_order_id, order)
         return order
 
     def _apply(self, ev: JournalEvent) -> TrackedOrder | None:
@@ -375,24 +376,33 @@ class OrderLedger:
         own = self._by_venue.get(venue_id)
         return self.orders.get(own) if own is not None else None
 
-    def _scan(self) -> list[TrackedOrder]:
-        """The orders that are live or uncounted now (the active index, pruned)."""
+    def _scan(self, symbol: str | None = None) -> list[TrackedOrder]:
+        """The orders (of ``symbol`` when given) that are live or uncounted now (the active index, pruned)."""
         out: list[TrackedOrder] = []
-        for cid, o in list(self._active.items()):
-            if o.live or o.uncounted:
-                out.append(o)
-            else:
-                del self._active[cid]
+        groups = [symbol] if symbol is not None else list(self._active)
+        for sym in groups:
+            active = self._active.get(sym)
+            if active is None:
+                continue
+            for cid, o in list(active.items()):
+                if o.live or o.uncounted:
+                    out.append(o)
+                else:
+                    del active[cid]
+            if not active:
+                del self._active[sym]
         return out
 
     def live(self, symbol: str | None = None) -> list[TrackedOrder]:
         """Orders not terminal in their machine (of ``symbol`` when given), in placement order."""
-        return [o for o in self._scan() if o.live and (symbol is None or o.symbol == symbol)]
+        found = [o for o in self._scan(symbol) if o.live]
+        return found if symbol is not None else sorted(found, key=lambda o: o.placed_ms)
 
-    def needs_fills(self) -> dict[str, int]:
-        """Symbols with an order still live or with uncounted fills -> the earliest such placement time."""
+    def needs_fills(self, symbol: str | None = None) -> dict[str, int]:
+        """Symbols (``symbol`` only, when given) with an order still live or with uncounted fills -> the
+        earliest such placement time."""
         out: dict[str, int] = {}
-        for o in self._scan():
+        for o in self._scan(symbol):
             if o.live or o.uncounted:
                 out[o.symbol] = min(out.get(o.symbol, o.placed_ms), o.placed_ms)
         return out

@@ -378,7 +378,6 @@ class Daemon:
         simulated time (``speed`` None) it is the wall time the handling took."""
         engine = self.engine
         assert engine is not None
-        self._risk_check(engine)
         started = self.bar_started_ns = perf_ns()
         await engine.on_bar(symbol, bar)
         self.bar_started_ns = None
@@ -388,9 +387,17 @@ class Daemon:
         else:
             lag = max(0.0, (engine.clock.now_ms() - close) / speed)
         self.observer.bar_handled(symbol, close, lag)
-        self.track_drawdown()
         if self.options.max_bars is not None and self.observer.bars >= self.options.max_bars:
             self.request_stop(f"--max-bars {self.options.max_bars} reached")
+
+    def before_close(self) -> None:
+        """Before the bars of one close are handled: the risk limits (once per close, not per symbol)."""
+        if self.engine is not None:
+            self._risk_check(self.engine)
+
+    def after_close(self) -> None:
+        """After the bars of one close: the drawdown the summary reports."""
+        self.track_drawdown()
 
     def _one_position(self) -> bool:
         engine = self.engine

@@ -89,10 +89,14 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
                 continue
             empty_polls = 0
             async with lock:
+                daemon.before_close()
                 for cb in closed:
                     await daemon.handle_bar(cb.symbol, cb.bar, market.speed)
                     if daemon.stop_event.is_set():
-                        return
+                        break
+                daemon.after_close()
+            if daemon.stop_event.is_set():
+                return
 
     async def tick() -> None:
         # at least every PROTECTION_CHECK_SEC of market time, but never more than once a wall second: an
@@ -204,6 +208,7 @@ async def run_simulated(daemon: Daemon, view: StatusView | None = None, *, view_
             await engine.tick()
         if close_ms + settle > clock.now_ms():
             clock.set_ms(close_ms + settle)
+        daemon.before_close()
         for ts, sym in sorted(pending):
             if ts != open_ms:
                 continue
@@ -213,6 +218,7 @@ async def run_simulated(daemon: Daemon, view: StatusView | None = None, *, view_
             )
             await daemon.handle_bar(sym, bar, None)
             index[sym] = i + 1
+        daemon.after_close()
         if clock.now_ms() >= next_reconcile:
             await reconciler.run_cycle()
             next_reconcile = clock.now_ms() + reconcile_ms

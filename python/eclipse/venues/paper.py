@@ -287,6 +287,8 @@ class PaperVenue:
             return  # nothing new can have formed at the same instant
         vs = self._venue_symbol(symbol)
         since = self._last_bar.get(symbol)
+        if since is not None and now - since > _HISTORY_BARS * _BAR_MS and not self._holds(vs):
+            since = None  # nothing here reacts to the prices missed meanwhile: catch up with the latest bars
         if since is None:
             candles = await self._source.fetch_ohlcv(symbol, "1m", limit=_HISTORY_BARS)
             for c in candles:
@@ -307,6 +309,10 @@ class PaperVenue:
                 if len(candles) < want:
                     break
         self._refreshed[symbol] = now
+
+    def _holds(self, venue_symbol: str) -> bool:
+        """True when the account has an order or a position on ``venue_symbol`` (prices matter to it)."""
+        return self._engine is not None and self._engine.active(venue_symbol)
 
     def _engaged(self) -> list[str]:
         """Unified symbols whose prices matter to the account now: open orders (both books) or a position."""

@@ -182,6 +182,7 @@ class MatchingEngine:
         self.next_algo_id = cfg.algo_ids.first_algo_id
         self.next_trade_id = 1
         self.cursor: dict[str, int] = {}
+        self._synced: tuple[int, int] | None = None
         self.settle = cfg.initial_balances[0][0]
         self.wallet = Decimal(cfg.initial_balances[0][1])
         self.update_ms = 0
@@ -312,6 +313,10 @@ class MatchingEngine:
         return bool(self.regular.open[symbol] or self.algo.open[symbol] or self.pos_state[symbol].qty)
 
     def _sync(self) -> None:
+        key = (self.feed.now_ms(), self.feed.revision)
+        if key == self._synced:
+            return  # neither the market's time nor its data moved: no horizon can have moved either
+        self._synced = key
         for sym in self.specs:
             if not self.feed.has_data(sym):
                 continue

@@ -202,10 +202,18 @@ class MarketFeed:
         self._live_mode = self.config.mode is FeedMode.LIVE
         self._stepped_mode = self.config.mode is FeedMode.STEPPED
         self._int_speed = int(self.config.speed) if self.config.speed.is_integer() else 0
+        self._revision = 0
 
     # -- building ----------------------------------------------------------------------------------------
 
+    @property
+    def revision(self) -> int:
+        """Changes whenever the feed's data or its time do other than by the clock (series added, data
+        pushed, steps, stalls, restores): with :meth:`now_ms` it says whether any horizon can have moved."""
+        return self._revision
+
     def _add(self, symbol: str, series: Series) -> None:
+        self._revision += 1
         if symbol in self._series:
             raise ValueError(f"{symbol}: the feed already has a series")
         self._series[symbol] = series
@@ -282,6 +290,7 @@ class MarketFeed:
 
     def start(self) -> None:
         """Anchor market time now (called by the first query when not called explicitly)."""
+        self._revision += 1
         if self._started:
             return
         self._started = True
@@ -337,6 +346,7 @@ class MarketFeed:
 
     def stall(self, on: bool) -> None:
         """Freeze (True) or resume (False) market time; resuming continues from the frozen time."""
+        self._revision += 1
         self.start()
         if on and not self._stalled:
             self._frozen = self._raw_now()
@@ -348,6 +358,7 @@ class MarketFeed:
 
     def advance_to(self, market_ms: int) -> int:
         """STEPPED mode: move market time forward to ``market_ms`` (never back, never past the end)."""
+        self._revision += 1
         if self.config.mode is not FeedMode.STEPPED:
             raise ValueError(f"advance_to needs STEPPED mode, the feed is {self.config.mode}")
         self.start()
@@ -358,6 +369,7 @@ class MarketFeed:
 
     def step_bars(self, n: int = 1) -> int:
         """STEPPED mode: move ``n`` bars of the first series forward."""
+        self._revision += 1
         bar = self._series[self._primary].bar_ms if self._primary else 60_000
         return self.advance_to(self.now_ms() + n * bar)
 
@@ -368,6 +380,7 @@ class MarketFeed:
 
     def restore(self, state: FeedState) -> None:
         """Continue from a saved state: same shifts, market time resumes at ``state.market_ms``."""
+        self._revision += 1
         self._started = True
         self.restored = True
         shifts = dict(state.shifts)
@@ -400,6 +413,7 @@ class MarketFeed:
     def push_candle(self, symbol: str, candle: Candle, at_ms: int | None = None) -> bool:
         """Add or update a bar observed at ``at_ms`` (default: the clock). An older bar is ignored (False);
         the forming bar's update adds its new extremes and close; a completed new bar adds its full path."""
+        self._revision += 1
         s = self._live(symbol)
         ok = s.push_candle(candle, self._clock.now_ms() if at_ms is None else at_ms)
         if ok:
@@ -408,6 +422,7 @@ class MarketFeed:
 
     def push_trade(self, symbol: str, ts_ms: int, price: float, qty: float) -> bool:
         """Add a trade; an older one is ignored (False), one at the last point's millisecond moves 1 ms on."""
+        self._revision += 1
         s = self._live(symbol)
         ok = s.push_trade(ts_ms, price, qty)
         if ok:
