@@ -247,6 +247,7 @@ def test_doctor_clock_skew(
         return doctor.VenueProbe(True, venue_ms=1_000_000 + skew_ms, local_ms=1_000_000, rtt_ms=12)
 
     monkeypatch.setattr(doctor, "probe_venue", fake_probe)
+    monkeypatch.setenv("EXCHANGE_ADAPTER", "binanceusdm")
     code, out, _ = run(capsys, "doctor", "--dir", str(tmp_path), "--timeout", "3")
     assert asked == [("binanceusdm", 3.0)]
     found = checks(out)
@@ -254,6 +255,20 @@ def test_doctor_clock_skew(
     assert found["clock skew"][0] == status
     assert f"{skew_ms:+d} ms" in found["clock skew"][1]
     assert code == (0 if status == "ok" else 1)
+
+
+def test_doctor_without_an_exchange_means_the_built_in_simulator(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def no_probe(*_: object) -> doctor.VenueProbe:
+        raise AssertionError("nothing to reach: eclipse run starts its own simulator")
+
+    monkeypatch.setattr(doctor, "probe_venue", no_probe)
+    code, out, _ = run(capsys, "doctor", "--dir", str(tmp_path))
+    found = checks(out)
+    assert found["venue"][0] == "ok"
+    assert "built-in simulator" in " ".join(out.split())
+    assert code == 0
 
 
 def test_doctor_unreachable_venue_fails(

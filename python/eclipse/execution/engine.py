@@ -58,6 +58,7 @@ from eclipse.contracts import (
     RouterResult,
     TransitionRefused,
 )
+from eclipse.execution.engine_leverage import prepare_leverage, set_entry_leverage
 from eclipse.execution.engine_orders import (
     Recorder,
     chase_triggers,
@@ -71,7 +72,6 @@ from eclipse.execution.engine_protection import check_protection, run_protection
 from eclipse.execution.engine_restore import adopt_live_legs, restore_from_journal
 from eclipse.execution.engine_settings import EngineSettings
 from eclipse.execution.entries.gate import EntryGate, GuardKnobsProvider, StaticGuardProvider
-from eclipse.execution.entries.leverage import LeverageDecision, resolve_leverage
 from eclipse.execution.entries.partial import PartialFillResolver
 from eclipse.execution.entries.pipeline import EntryPipeline, EntryPlan
 from eclipse.execution.entries.scanner import EntryScanner
@@ -177,7 +177,8 @@ class ExecutionEngine:
         self.protection = ProtectionManager(
             settings.exits, clock, telemetry, on_refusal=self._protection_refused, table=protection_table
         )
-        self._leverage: dict[str, tuple[int, str]] = {}
+        self.leverage_set: dict[str, tuple[int, str]] = {}
+        """symbol -> (leverage, margin mode) in force on the venue (set once per value)."""
         self.entry_of: dict[str, tuple[str, float | None]] = {}
         self._trip_start: dict[str, Decimal] = {}  # net PnL (realized - fees) when the round trip opened
         """symbol -> (intent id, ATR%) of its latest entry (names the protective orders)."""
@@ -243,7 +244,7 @@ class ExecutionEngine:
         if why is not None:
             self.telemetry.emit("entry.blocked", symbol=symbol, reason=why, intent_id=plan.intent.intent_id)
             return
-        if not await self._set_leverage(plan):
+        if not await set_entry_leverage(self, plan):
             return
         intent = plan.intent
         req = plan.request
@@ -262,6 +263,15 @@ class ExecutionEngine:
         )
         self.entry_of[symbol] = (intent.intent_id, intent.atr_pct)
         self.exits.note_entry_atr(symbol, intent.atr_pct)
+        self.telemetry.emit(
+            "entry.submitted",
+            symbol=symbol,
+            side=intent.side,
+            confidence=intent.confidence,
+            intent_id=intent.intent_id,
+            qty=req.qty,
+            reason=intent.reason,
+        )
         result = await self._submit(req)
         if result.outcome is RouterOutcome.BLOCKED:
             self.gate.record_router_block(symbol, detail=result.why)
@@ -287,44 +297,7 @@ class ExecutionEngine:
         """Set ``symbol``'s leverage and margin mode on the venue before its first entry (as an entry would
         resolve them now), so that entry's path has no venue round trip for them. True when they are set;
         a failure is left to the entry, which sets them again when they differ."""
-        positions = list(self.book.open_positions().values())
-        lev = resolve_leverage(symbol, self.settings.entries.leverage, positions, self.equity)
-        return await self._apply_leverage(symbol, lev) is None
-
-    async def _set_leverage(self, plan: EntryPlan) -> bool:
-        symbol = plan.intent.symbol
-        err = await self._apply_leverage(symbol, plan.leverage)
-        if err is None:
-            return True
-        self.gate.record_error(symbol, detail=f"leverage: {err}")
-        self.telemetry.emit(
-            "entry.blocked",
-            symbol=symbol,
-            reason="leverage_failed",
-            detail=str(err),
-            intent_id=plan.intent.intent_id,
-        )
-        return False
-
-    async def _apply_leverage(self, symbol: str, lev: LeverageDecision) -> VenueError | None:
-        """Set ``lev`` on the venue unless it is already in force; the venue's error, if any."""
-        want = (lev.leverage, lev.margin_mode.value)
-        if self._leverage.get(symbol) == want:
-            return None
-        try:
-            await self.venue.set_margin_mode(symbol, lev.margin_mode)
-            await self.venue.set_leverage(symbol, lev.leverage)
-        except VenueError as err:
-            return err
-        self._leverage[symbol] = want
-        self.telemetry.emit(
-            "entry.leverage_set",
-            symbol=symbol,
-            leverage=lev.leverage,
-            margin_mode=lev.margin_mode,
-            explanation=lev.text,
-        )
-        return None
+        return await prepare_leverage(self, symbol)
 
     async def _settle_entry(self, order: TrackedOrder, report: OrderReport) -> None:
         """An entry order reached a terminal status (or stays partially filled): run the partial resolver."""

@@ -74,11 +74,7 @@ class RunObserver:
         """A journal record the engine wrote."""
         if isinstance(event, IntentCreated):
             self._intent_ref[event.intent_id] = event.ref_price
-        if isinstance(event, IntentCreated) and event.kind is IntentKind.ENTRY:
-            self.signals.append(
-                SignalRow(event.ts_ms, event.symbol, event.side.value, event.confidence, None, "entry")
-            )
-        elif isinstance(event, OrderSubmitting):
+        if isinstance(event, OrderSubmitting):
             self._submitting(event)
         elif isinstance(event, OrderAcked | OrderResolved):
             row = self.orders.get(event.client_order_id)
@@ -153,6 +149,18 @@ class RunObserver:
                         str(record.get("detail", ""))[:120],
                     )
                 )
+        elif name == "entry.submitted":
+            conf = record.get("confidence")
+            self.signals.append(
+                SignalRow(
+                    int(record.get("ts_ms") or 0),
+                    str(record.get("symbol", "")),
+                    str(record.get("side", "")),
+                    float(conf) if isinstance(conf, int | float) else 0.0,
+                    None,
+                    str(record.get("reason", ""))[:160],
+                )
+            )
         elif name == "position.closed":
             pnl = record.get("pnl")
             value = float(pnl) if isinstance(pnl, int | float | str) else 0.0
