@@ -30,6 +30,8 @@ from tests.runtime.daemon_kit import (
     wait_for,
 )
 
+from eclipse.contracts import IntentKind, OrderAcked, OrderResolved, OrderSubmitting, OrderUnknown
+from eclipse.execution.journal import Journal, JournalError
 from eclipse.venues.sim.runner import SimServerThread
 
 SPEED = 300.0  # five bars a second
@@ -194,3 +196,49 @@ def test_the_embedded_default_runs_stops_by_itself_and_resumes(tmp_path: Path) -
     again = json.loads((run_dir / "summary.json").read_text())
     assert again["started"] >= summary["ended"], "the market continues where the first run left it"
     assert _telemetry(run_dir).count('"engine.resumed"') == 2
+
+
+def _entry_in_flight(run_dir: Path) -> bool:
+    """True while the journal holds an entry submitted to the venue with no answer yet."""
+    path = run_dir / "journal.sqlite"
+    if not path.exists():
+        return False
+    try:
+        reader = Journal.open_reader(path)
+    except JournalError:
+        return False
+    try:
+        sent: set[str] = set()
+        answered: set[str] = set()
+        for rec in reader.records(0):
+            ev = rec.event
+            if isinstance(ev, OrderSubmitting) and ev.kind is IntentKind.ENTRY:
+                sent.add(ev.client_order_id)
+            elif isinstance(ev, OrderAcked | OrderResolved | OrderUnknown):
+                answered.add(ev.client_order_id)
+        return bool(sent - answered)
+    finally:
+        reader.close()
+
+
+def test_kill_9_mid_order_then_restart(sim: SimServerThread, tmp_path: Path) -> None:
+    """The venue takes the entry and its answer is lost (held 20 s): the daemon is killed while it waits,
+    and the restarted one finds the order by its client id, books its fill once and protects it."""
+    sim.control(
+        "POST",
+        "/_sim/faults",
+        {"script": [{"on": "order_create", "fault": "lost_response", "hold_ms": 20_000}]},
+    )
+    run_dir = tmp_path / "run"
+    env = daemon_env(sim)
+    first = spawn(run_dir, env)
+    wait_for("an entry sent and not answered", lambda: _entry_in_flight(run_dir), first)
+    first.kill()
+    first.communicate()
+    second = spawn(run_dir, env)
+    wait_for("a protected position after the restart", lambda: protected_position(run_dir), second)
+    sim.control("POST", "/_sim/stall", {"stalled": True})
+    code, _, err = stop_daemon(second, signal.SIGTERM)
+    assert code == 0, err[-2000:]
+    _agree(sim, run_dir)
+    assert '"engine.resumed"' in _telemetry(run_dir)
