@@ -80,3 +80,14 @@ def test_simulated_time_starts_from_an_empty_directory(
 def test_a_directory_never_mixes_venues(first_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--max-bars", "5", "--dir", str(first_run), "--plain"]) == 2
     assert "never mixes venues" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_whole_month_runs_to_the_end_of_its_data(tmp_path: Path) -> None:
+    run_dir = tmp_path / "month"
+    assert main(["run", "--clock", "sim", "--max-bars", "0", "--dir", str(run_dir), "--plain"]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["stop_reason"] == "the replay reached the end of its data"
+    assert summary["bars"] > 30_000
+    assert summary["trades"] > 50
+    assert summary["stops_placed"] >= summary["trades"]
