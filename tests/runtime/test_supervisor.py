@@ -15,6 +15,7 @@ from eclipse.runtime.clocks import MarketClock
 from eclipse.runtime.feed import PollingBarFeed, fetch_history, next_close_ms
 from eclipse.runtime.supervisor import LoopSpec, Supervisor
 from eclipse.telemetry import MemorySink, Telemetry
+from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.types import Candle
 
 T0 = 1_641_816_000_000  # 2022-01-10 12:00 UTC
@@ -91,9 +92,11 @@ def test_market_clock_runs_at_its_speed_and_never_goes_back() -> None:
     clock = MarketClock(wall, speed=60.0, market_ms=T0)
     wall.advance(1.0)
     assert clock.now_ms() == T0 + 60_000
-    clock.observe(T0)  # an older observation cannot move it back
+    clock.observe(T0)  # the venue is behind: the clock never goes back, it holds still until caught up
     assert clock.now_ms() == T0 + 60_000
     wall.advance(0.5)
+    assert clock.now_ms() == T0 + 60_000
+    wall.advance(1.0)
     assert clock.now_ms() == T0 + 90_000
     assert clock.wall_seconds(60.0) == 1.0
     with pytest.raises(ValueError, match="speed"):
@@ -164,3 +167,48 @@ def test_history_is_paged_and_stops_before_the_current_bar() -> None:
     assert len(source.calls) >= 3
     assert next_close_ms(T0) == T0 + BAR_MS
     assert next_close_ms(T0 - 1) == T0
+
+
+class Flaky(FakeCandles):
+    """Fails every request for the symbols in ``down``."""
+
+    def __init__(self, clock: MarketClock, first_open: int) -> None:
+        super().__init__(clock, first_open)
+        self.down: set[str] = set()
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "1m", since_ms: int | None = None, limit: int = 500
+    ) -> list[Candle]:
+        if symbol in self.down:
+            raise VenueError(VenueErrorKind.RATE_LIMITED, "busy", venue="fake", operation="fetch_ohlcv")
+        return await super().fetch_ohlcv(symbol, timeframe, since_ms, limit)
+
+
+def test_a_failing_symbol_never_costs_another_symbol_or_itself_a_bar() -> None:
+    wall = SimClock(T0 + 30_000)
+    clock = MarketClock(wall, market_ms=T0 + 30_000)
+    source = Flaky(clock, T0 - 100 * BAR_MS)
+
+    async def sleep(seconds: float) -> None:
+        wall.advance(seconds)
+
+    async def go() -> None:
+        feed = PollingBarFeed(source, ["A", "B"], clock, sleep, settle_sec=1.0, retries=0)
+        for s in ("A", "B"):
+            feed.mark_seen(s, T0 - BAR_MS)
+        source.down = {"B"}
+        first = await feed.next_bars()
+        assert [(b.symbol, b.bar.ts_ms) for b in first] == [("A", T0)]
+        assert len(feed.errors) == 1
+        source.down = set()
+        second = await feed.next_bars()
+        assert [(b.symbol, b.bar.ts_ms) for b in second] == [
+            ("A", T0 + BAR_MS),
+            ("B", T0),
+            ("B", T0 + BAR_MS),
+        ]
+        source.down = {"A", "B"}
+        with pytest.raises(VenueError):
+            await feed.next_bars()
+
+    asyncio.run(go())

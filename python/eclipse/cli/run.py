@@ -163,10 +163,8 @@ def _cmd_run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err:
         env = {**DEMO_ENV, **env}
     if mode is RunMode.LIVE:
         _live_checklist(env, out)
-    daemon = Daemon(env, options)
     display = make_display(out, force_plain=args.plain)
-    daemon_events = display.event_line
-    daemon._on_event = daemon_events
+    daemon = Daemon(env, options, on_event=display.event_line)
     if demo and mode is RunMode.SIM:
         print(
             "eclipse run: no exchange configured, so the built-in simulator replays the embedded BTC month "

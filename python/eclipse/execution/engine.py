@@ -525,6 +525,7 @@ class ExecutionEngine:
         symbols: Sequence[str] = (),
         order_table: CompiledMachine | None = None,
         protection_table: CompiledMachine | None = None,
+        check_positions: bool = True,
     ) -> tuple[ExecutionEngine, RecoveryReport]:
         """Rebuild an engine after a restart on ``journal`` (see the module docstring); entries stay
         disabled (``entries_enabled`` False) when recovery left anything unresolved, and blocked on a symbol
@@ -532,8 +533,10 @@ class ExecutionEngine:
 
         ``symbols`` are the configured trading symbols: recovery also looks there for orders of ours the
         journal lost (a power loss with ``durable_submits=False``), not only where the journal or a venue
-        position points."""
-        report = await recover(journal, venue, clock, sleep=sleep, symbols=symbols)
+        position points. ``check_positions`` False on a spot venue (no positions to compare with)."""
+        report = await recover(
+            journal, venue, clock, sleep=sleep, symbols=symbols, check_positions=check_positions
+        )
         engine = cls(
             venue,
             journal,

@@ -30,9 +30,10 @@ class MarketClock:
         self._last = self._anchor_market
 
     def observe(self, market_ms: int) -> None:
-        """Re-anchor on the venue's market time ``market_ms`` observed now (the clock never goes back)."""
+        """Re-anchor on the venue's market time ``market_ms`` observed now. When the clock had run ahead of
+        the venue it holds still (never goes back) until the venue's time catches up."""
         self._anchor_wall = self._wall.now_ms()
-        self._anchor_market = max(int(market_ms), self._last)
+        self._anchor_market = int(market_ms)
 
     def now_ms(self) -> int:
         """Market time in Unix ms."""

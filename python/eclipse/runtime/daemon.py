@@ -27,7 +27,7 @@ from typing import Any, cast
 from eclipse import __version__
 from eclipse.clock import perf_ns
 from eclipse.contracts import IntentKind, JournalEvent
-from eclipse.errors import EclipseError
+from eclipse.errors import ConfigError, EclipseError
 from eclipse.execution.engine import EngineSettings, ExecutionEngine
 from eclipse.execution.journal import Journal
 from eclipse.execution.router.policy import sim_sleep
@@ -42,10 +42,11 @@ from eclipse.runtime.rundir import RunDir, RunDirLock
 from eclipse.runtime.settings import RuntimeSettings
 from eclipse.runtime.setup import HISTORY_BARS, RunMode, VenueSetup, open_run_venue, unified_symbol
 from eclipse.runtime.snapshot import StatusSnapshot
+from eclipse.runtime.summary_text import render_summary_markdown
 from eclipse.telemetry import JsonlSink, Scalar, Telemetry
 from eclipse.venues.errors import VenueError
 from eclipse.venues.protocol import Venue
-from eclipse.venues.types import OrderReport, OrderRequest
+from eclipse.venues.types import MarketKind, OrderReport, OrderRequest
 
 __all__ = ["Daemon", "RunOptions"]
 
@@ -135,6 +136,10 @@ class Daemon:
         self.stop_reason = ""
         self.started_ms = 0
         self.start_equity = Decimal(0)
+        self._base_realized = Decimal(0)
+        self.spot = False
+        """A spot venue: no positions to reconcile (balances are the truth there)."""
+        self._base_fees = Decimal(0)
         self._on_event = on_event
         self._halt_until: dict[str, int] = {}
         self.health: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
@@ -167,7 +172,12 @@ class Daemon:
         markets = await self._load_markets(setup)
         self.symbols = markets
         path = Path(self.settings.telemetry_path) if self.settings.telemetry_path else self.run_dir.telemetry
-        self._sink = JsonlSink(path, flush_each=False)
+        try:
+            self._sink = JsonlSink(path, flush_each=False)
+        except OSError as exc:
+            raise ConfigError(
+                "TELEMETRY_PATH", str(path), f"a writable file path ({exc.strerror or exc})"
+            ) from None
         self.telemetry = Telemetry(self._tee, setup.market)
         self.started_ms = setup.market.now_ms()
         equity = await self._equity(setup)
@@ -194,9 +204,12 @@ class Daemon:
             rng=random.Random(self.options.seed),
             guard=self.guard,
             symbols=self.symbols,
+            check_positions=not self.spot,
         )
         engine.journal = _Tap(self.journal, self.observer)
         self.engine = engine
+        self._base_realized = engine.book.realized_pnl()
+        self._base_fees = engine.book.total_fees()
         if not report.clean:
             self.event(f"resume: {report}")
         self.telemetry.emit(
@@ -235,9 +248,17 @@ class Daemon:
         self.event(f"status: {url}/status  health: {url}/healthz  metrics: {url}/metrics")
 
     def _identity(self, mode: RunMode) -> dict[str, str]:
-        adapter = self.env.get("EXCHANGE_ADAPTER", "") or "builtin-sim"
-        url = self.env.get("VENUE_API_URL", "") if adapter == "sim" else ""
-        return {"mode": mode.value, "venue": f"{adapter}{'@' + url if url else ''}"}
+        """The venue a journal belongs to: the adapter (lower case) and its URL (empty: the exchange's own),
+        the built-in simulator, or the in-process replay."""
+        adapter = self.env.get("EXCHANGE_ADAPTER", "").strip().lower()
+        url = self.env.get("VENUE_API_URL", "").strip().rstrip("/")
+        if mode is RunMode.SIMULATED:
+            venue = "replay"
+        elif mode is RunMode.SIM and not url:
+            venue = "builtin-sim"
+        else:
+            venue = f"{adapter or 'sim'}@{url or 'exchange'}"
+        return {"mode": mode.value, "venue": venue}
 
     def _check_identity(self, mode: RunMode) -> None:
         """A run directory's journal belongs to one mode and venue; simulated time starts from an empty
@@ -308,6 +329,7 @@ class Daemon:
             raise EclipseError(f"cannot load the markets of {setup.name}: {err}") from None
         wanted = self._wanted_symbols(setup.mode)
         missing = [s for s in wanted if s not in markets]
+        self.spot = bool(wanted) and all(markets[s].kind is MarketKind.SPOT for s in wanted if s in markets)
         if missing:
             raise EclipseError(
                 f"{setup.name} has no market {', '.join(missing)} (ACTIVE_SYMBOLS); "
@@ -390,6 +412,20 @@ class Daemon:
         if self.options.max_bars is not None and self.observer.bars >= self.options.max_bars:
             self.request_stop(f"--max-bars {self.options.max_bars} reached")
 
+    def bar_failed(self, symbol: str, bar: Bar, exc: Exception) -> None:
+        """A bar's handling raised: logged with its traceback, emitted (``runtime.bar_failed``); the next
+        symbols' bars of the close are still handled."""
+        _LOG.error("bar %s %s failed: %s", symbol, bar.ts_ms, exc, exc_info=exc)
+        if self.telemetry is not None:
+            self.telemetry.emit(
+                "runtime.bar_failed",
+                symbol=symbol,
+                bar_ts_ms=bar.ts_ms,
+                error=type(exc).__name__,
+                detail=str(exc)[:300],
+                severity="error",
+            )
+
     def before_close(self) -> None:
         """Before the bars of one close are handled: the risk limits (once per close, not per symbol)."""
         if self.engine is not None:
@@ -413,9 +449,7 @@ class Daemon:
                 self.guard.unblock(key)
                 assert self.telemetry is not None
                 self.telemetry.emit("runtime.halt_lifted", kind=key)
-        equity = self.start_equity + engine.book.realized_pnl() - engine.book.total_fees()
-        equity += engine.book.unrealized_pnl()
-        dd = engine.book.drawdown_pct(equity)
+        dd = engine.book.drawdown_pct(self.equity_now())
         daily = engine.book.daily_pnl()
         s = self.settings
         if s.max_daily_loss_pct > 0 and daily < -Decimal(repr(s.max_daily_loss_pct)) * self.start_equity:
@@ -466,9 +500,11 @@ class Daemon:
 
     async def flatten(self, symbol: str) -> bool:
         """Close ``symbol`` with a reduce-only market order (entries there stay as they are)."""
-        if self.engine is None or symbol not in self.symbols:
+        if self.engine is None or symbol not in self.symbols or self.stop_event.is_set():
             return False
         async with self.engine_lock:
+            if self.stop_event.is_set():  # stopping: the venue and the journal are closing
+                return False
             return await self.engine.flatten(symbol, "operator")
 
     def request_stop(self, reason: str = "stop requested") -> None:
@@ -495,14 +531,27 @@ class Daemon:
         """The run summary (JSON-ready)."""
         return build_summary(self)
 
+    def run_pnl(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(realized, fees, unrealized) of this run: the book replays the whole journal, and the venue
+        balance read at start already holds what earlier runs made, so their part is taken out."""
+        engine = self.engine
+        if engine is None:
+            return Decimal(0), Decimal(0), Decimal(0)
+        book = engine.book
+        realized = book.realized_pnl() - self._base_realized
+        return realized, book.total_fees() - self._base_fees, book.unrealized_pnl()
+
+    def equity_now(self) -> Decimal:
+        """The start's venue balance plus this run's net PnL (the balance excludes unrealized PnL)."""
+        realized, fees, unrealized = self.run_pnl()
+        return self.start_equity + realized - fees + unrealized
+
     def track_drawdown(self) -> None:
         """Keep the largest drawdown seen (called after each bar)."""
         engine = self.engine
         if engine is None:
             return
-        equity = self.start_equity + engine.book.realized_pnl() - engine.book.total_fees()
-        equity += engine.book.unrealized_pnl()
-        self.max_drawdown = max(self.max_drawdown, engine.book.drawdown_pct(equity))
+        self.max_drawdown = max(self.max_drawdown, engine.book.drawdown_pct(self.equity_now()))
 
     # --- stop ----------------------------------------------------------------------------------------------
     async def shutdown(self) -> dict[str, Any]:
@@ -519,12 +568,26 @@ class Daemon:
                             self.event(f"could not cancel entry {order.client_order_id}: {err}")
                 with _suppress_venue():
                     await engine.sync_fills()
+                    await engine.check_protection()  # every open position leaves with its stop on the venue
+            unprotected = [
+                sym
+                for sym in engine.book.open_positions()
+                if engine.protection.tracker(sym).state != "protected"
+            ]
+            if unprotected and self.telemetry is not None:
+                self.telemetry.emit(
+                    "runtime.stopped_unprotected", symbols=",".join(unprotected), severity="critical"
+                )
+                self.event(f"WARNING: stopped with {', '.join(unprotected)} not covered by a stop")
             for symbol in self.symbols:
                 try:
                     blob = engine.signals.save_state(symbol)
                 except (EclipseError, ValueError, KeyError):
                     continue
-                self.run_dir.feature_state(symbol).write_bytes(blob)
+                try:
+                    self.run_dir.feature_state(symbol).write_bytes(blob)
+                except OSError as exc:
+                    self.event(f"{symbol}: feature state not saved ({exc.strerror or exc})")
         summary = self.summary()
         if self.telemetry is not None:
             self.telemetry.emit(
@@ -534,13 +597,11 @@ class Daemon:
                 trades=summary["trades"],
                 net_pnl=summary["net_pnl"],
             )
-        self.run_dir.summary_json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
         try:
-            from eclipse.runtime.summary_text import render_summary_markdown
-
+            self.run_dir.summary_json.write_text(json.dumps(summary, indent=2, default=str) + "\n")
             self.run_dir.summary_md.write_text(render_summary_markdown(summary))
-        except (ImportError, OSError) as exc:  # pragma: no cover - display is part of the package
-            self.event(f"summary.md not written: {exc}")
+        except OSError as exc:  # the summary is still printed; the journal holds everything it says
+            self.event(f"run summary not written to {self.run_dir.root}: {exc.strerror or exc}")
         await self.close()
         return summary
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from eclipse.market.bars import BAR_MS, Bar
 from eclipse.runtime.clocks import MarketClock
+from eclipse.venues.errors import VenueError
 from eclipse.venues.types import Candle
 
 __all__ = [
@@ -120,6 +121,8 @@ class PollingBarFeed:
         self._retries = retries
         self._resync = resync
         self._last: dict[str, int] = {}
+        self.errors: list[VenueError] = []
+        """The venue errors of the last :meth:`next_bars` (symbols skipped that time)."""
 
     def mark_seen(self, symbol: str, last_open_ms: int) -> None:
         """Start ``symbol`` after the bar that opened at ``last_open_ms``."""
@@ -133,7 +136,9 @@ class PollingBarFeed:
             await self._sleep(min(self._clock.wall_seconds(ahead / 1000.0), 5.0))
 
     async def next_bars(self) -> list[ClosedBar]:
-        """Wait for the next close (+ settle), then each symbol's closed bars since its last one."""
+        """Wait for the next close (+ settle), then each symbol's closed bars since its last one. A symbol
+        the venue fails to answer for is skipped this time (its error in :attr:`errors`; its bars come with
+        the next call): no bar already fetched is ever dropped. Raises only when every symbol failed."""
         if self._resync is not None:
             await self._resync()
         target = next_close_ms(self._clock.now_ms() - self._settle_ms) + self._settle_ms
@@ -142,21 +147,31 @@ class PollingBarFeed:
             await self._resync()
         due_open = target - self._settle_ms - BAR_MS  # the bar that just closed
         out: list[ClosedBar] = []
+        self.errors = []
         for symbol in self._symbols:
-            out.extend(await self._poll(symbol, due_open))
+            bars, error = await self._poll(symbol, due_open)
+            out.extend(bars)
+            if error is not None:
+                self.errors.append(error)
+        if self.errors and len(self.errors) == len(self._symbols) and not out:
+            raise self.errors[0]
         return out
 
-    async def _poll(self, symbol: str, due_open: int) -> list[ClosedBar]:
+    async def _poll(self, symbol: str, due_open: int) -> tuple[list[ClosedBar], VenueError | None]:
         out: list[ClosedBar] = []
         for attempt in range(self._retries + 1):
-            out.extend(await self._closed_since(symbol))
+            try:
+                out.extend(await self._closed_since(symbol))
+            except VenueError as err:
+                return out, err
             if self._last.get(symbol, due_open - BAR_MS) >= due_open:
                 break
             if attempt < self._retries:  # the venue has not closed the bar yet: a short wait
                 await self._sleep(self._clock.wall_seconds(max(self._settle_ms, 500) / 1000.0))
-        return out
+        return out, None
 
     async def _closed_since(self, symbol: str) -> list[ClosedBar]:
+        """The closed bars after the symbol's last one; the cursor moves only when every page was read."""
         out: list[ClosedBar] = []
         last = self._last.get(symbol)
         for _ in range(_MAX_PAGES):
@@ -169,8 +184,8 @@ class PollingBarFeed:
             for c in closed:
                 out.append(ClosedBar(symbol, _bar(c), now))
                 last = c.ts_ms
-            if last is not None:
-                self._last[symbol] = last
             if len(page) < PAGE or not closed:
                 break
+        if last is not None:
+            self._last[symbol] = last
         return out

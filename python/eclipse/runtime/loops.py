@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from eclipse.clock import perf_ns
 from eclipse.contracts import IntentKind
 from eclipse.market.bars import BAR_MS, Bar
 from eclipse.runtime.daemon import Daemon
@@ -33,6 +34,8 @@ __all__ = ["StatusView", "run_simulated", "run_wall"]
 _STATUS_SEC = 0.25
 _FLUSH_SEC = 1.0
 _STALE_BARS = 3
+_YIELD_EVERY = 100
+"""Simulated time hands the event loop a turn every this many closes (signals, --duration)."""
 
 
 class StatusView(Protocol):
@@ -67,7 +70,7 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
         on_crash_limit=daemon.crash_limit,
     )
     lock = daemon.engine_lock
-    reconciler = PositionReconciler(engine, daemon.symbols)
+    reconciler = PositionReconciler(engine, daemon.symbols, spot=daemon.spot)
     empty_polls = 0
 
     async def bars() -> None:
@@ -82,6 +85,10 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
                 await asyncio.sleep(min(30.0, max(1.0, err.retry_after_s or 1.0)))
                 continue
             sup.beat("bars")
+            for failed in feed.errors:
+                telemetry.emit(
+                    "data.fetch_failed", kind=failed.kind.value, detail=str(failed)[:200], severity="warning"
+                )
             if not closed:
                 empty_polls += 1
                 if setup.sim is not None and empty_polls >= 2 and setup.sim.ctx.feed.ended:
@@ -91,7 +98,10 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
             async with lock:
                 daemon.before_close()
                 for cb in closed:
-                    await daemon.handle_bar(cb.symbol, cb.bar, market.speed)
+                    try:
+                        await daemon.handle_bar(cb.symbol, cb.bar, market.speed)
+                    except Exception as exc:  # one symbol's failure must not lose the others' bars
+                        daemon.bar_failed(cb.symbol, cb.bar, exc)
                     if daemon.stop_event.is_set():
                         break
                 daemon.after_close()
@@ -99,9 +109,9 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
                 return
 
     async def tick() -> None:
-        # at least every PROTECTION_CHECK_SEC of market time, but never more than once a wall second: an
-        # accelerated replay must not spend the venue's request budget on checks
-        interval = max(1.0, market.wall_seconds(s.protection_check_sec))
+        # twice per PROTECTION_CHECK_SEC of market time (a check run by a bar resets the engine's timer),
+        # at most once a wall second at real time; check_due() keeps the venue calls to one per period
+        interval = max(0.05, min(1.0, market.wall_seconds(s.protection_check_sec) / 2))
         while True:
             await asyncio.sleep(interval)
             async with lock:
@@ -166,7 +176,10 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
     try:
         await daemon.stop_event.wait()
     finally:
-        await sup.stop()
+        # loops stop between engine calls, never inside one (a stop being placed is placed, then the loop
+        # ends): the lock is taken first, so a loop holding it finishes its call
+        async with lock:
+            await sup.stop()
         if view is not None:
             view.update(daemon.snapshot())
 
@@ -183,7 +196,7 @@ async def run_simulated(daemon: Daemon, view: StatusView | None = None, *, view_
     settle = round(s.bar_settle_sec * 1000)
     check = max(1, round(s.protection_check_sec * 1000))
     reconcile_ms = round(s.reconcile_interval_sec * 1000)
-    reconciler = PositionReconciler(engine, daemon.symbols)
+    reconciler = PositionReconciler(engine, daemon.symbols, spot=daemon.spot)
     frames = {sym: source.frame(sym) for sym in daemon.symbols}
     cursor = {sym: daemon.feed_start.get(sym, clock.now_ms() - BAR_MS) for sym in daemon.symbols}
     index = {
@@ -191,7 +204,18 @@ async def run_simulated(daemon: Daemon, view: StatusView | None = None, *, view_
     }
     next_reconcile = clock.now_ms() + reconcile_ms
     daemon.health = lambda: (True, "ok")
+    duration = daemon.options.duration_sec
+    deadline = perf_ns() + round(duration * 1e9) if duration is not None else None
+    closes = 0
     while not daemon.stop_event.is_set():
+        closes += 1
+        if closes % _YIELD_EVERY == 0:
+            await asyncio.sleep(
+                0
+            )  # let a signal handler run (Ctrl-C); touches no record: still deterministic
+            if deadline is not None and perf_ns() >= deadline:
+                daemon.request_stop(f"--duration {duration:g}s reached")
+                break
         pending = [(int(frames[sym].ts_ms[i]), sym) for sym, i in index.items() if i < len(frames[sym])]
         if not pending:
             daemon.request_stop("the replay reached the end of its data")

@@ -43,14 +43,18 @@ class Reconciler(Protocol):
 class PositionReconciler:
     """Book vs venue positions (see the module docstring)."""
 
-    def __init__(self, engine: ExecutionEngine, symbols: Sequence[str]) -> None:
+    def __init__(self, engine: ExecutionEngine, symbols: Sequence[str], *, spot: bool = False) -> None:
         self._engine = engine
         self._symbols = tuple(symbols)
+        self._spot = spot
 
     async def run_cycle(self) -> ReconcileResult:
         """One comparison; ``complete`` False when the venue could not be read."""
         engine = self._engine
         await engine.sync_fills()  # fills the venue made since the last sync are not a mismatch
+        if self._spot:  # a spot venue keeps balances, not positions: nothing to compare here yet
+            engine.telemetry.emit("reconcile.summary", complete=True, checked=0, mismatches=0, spot=True)
+            return ReconcileResult((), (), True)
         try:
             positions = await engine.venue.fetch_positions(list(self._symbols))
         except VenueError as err:

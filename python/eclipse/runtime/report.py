@@ -47,10 +47,9 @@ def build_snapshot(self: Daemon) -> StatusSnapshot:
                     snap.opened_ms or 0,
                 )
             )
-        realized, fees = engine.book.realized_pnl(), engine.book.total_fees()
-        unrealized = engine.book.unrealized_pnl()
+        realized, fees, unrealized = self.run_pnl()
         peak = engine.book.peak_equity
-        equity_now = self.start_equity + realized - fees + unrealized
+        equity_now = self.equity_now()
         dd = float(max(Decimal(0), (peak - equity_now) / peak)) if peak else 0.0
     reasons = self.guard.reasons()
     if engine is not None and not engine.entries_enabled:

@@ -199,7 +199,9 @@ async def open_run_venue(
                 recv_window_ms=settings.recv_window_ms,
                 weight_budget_pct=settings.weight_budget_pct,
                 weight_reserve_pct=settings.weight_reserve_pct,
-                rate_scale=speed,  # the simulator's limits are per market minute (eclipse sim-venue --speed)
+                rate_scale=max(
+                    1.0, speed
+                ),  # the simulator's limits are per market minute (sim-venue --speed)
             )
 
         return await _sim_clocks(mode, make, settings.api_url, f"sim {settings.api_url}", wall)
@@ -294,7 +296,7 @@ async def _sim_clocks(
         raise EclipseError(
             f"the simulator at {url} does not answer /_sim/state ({exc}); is it running?"
         ) from None
-    speed = max(1.0, round((m1 - m0) / max(1, t1 - t0), 1)) if m1 > m0 else 1.0
+    speed = max(0.01, round((m1 - m0) / max(1, t1 - t0), 2)) if m1 > m0 else 1.0
     market = MarketClock(wall, speed=speed, market_ms=m1)
     venue = make(speed)
 
