@@ -355,7 +355,10 @@ class Daemon:
     async def _warm_up(self, setup: VenueSetup, engine: ExecutionEngine) -> None:
         """Seed each symbol's features: the saved state when recent, else fetched history."""
         now = setup.market.now_ms()
-        current_open = now // BAR_MS * BAR_MS
+        # a bar that closed less than the settle delay ago may not be final on the venue yet: the feed hands
+        # it out after the settle, not the warm-up
+        settled = now - round(self.settings.bar_settle_sec * 1000)
+        current_open = settled // BAR_MS * BAR_MS
         for symbol in self.symbols:
             restored = self._restore_features(engine, symbol, now)
             if restored is not None:
