@@ -15,6 +15,7 @@ consistent: that is what ``resume`` is for).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -569,7 +570,7 @@ class Daemon:
                             await engine.cancel(order.client_order_id)
                         except VenueError as err:
                             self.event(f"could not cancel entry {order.client_order_id}: {err}")
-                with _suppress_venue():
+                with contextlib.suppress(VenueError, OSError):
                     await engine.sync_fills()
                     await engine.check_protection()  # every open position leaves with its stop on the venue
             unprotected = [
@@ -615,7 +616,7 @@ class Daemon:
             self.status_server = None
             self.run_dir.status_url.unlink(missing_ok=True)  # ours: a refused second daemon leaves it alone
         if self.setup is not None:
-            with _suppress_venue():
+            with contextlib.suppress(VenueError, OSError):
                 await self.setup.close()
             self.setup = None
         if self.journal is not None:
@@ -625,11 +626,3 @@ class Daemon:
             self._sink.close()
             self._sink = None
         self._lock.release()
-
-
-class _suppress_venue:  # noqa: N801 - used as a context manager like contextlib.suppress
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, et: object, ev: object, tb: object) -> bool:
-        return isinstance(ev, VenueError | OSError)

@@ -35,6 +35,7 @@ from eclipse.venues.credentials import Credentials
 from eclipse.venues.factory import open_venue
 from eclipse.venues.paper import PaperVenue
 from eclipse.venues.protocol import Venue
+from eclipse.venues.ratelimit import LIMITS, scaled_limits
 from eclipse.venues.replay_source import ReplaySource
 from eclipse.venues.sim.config import DEFAULT_KEY, DEFAULT_SECRET, SimConfig
 from eclipse.venues.sim.market import FeedConfig, FeedMode, MarketFeed
@@ -237,13 +238,14 @@ async def _builtin_sim(
             f"the built-in simulator has no data for {', '.join(missing)}; set ACTIVE_SYMBOLS to "
             f"{','.join(sorted(frames))} or give --data SYMBOL=FILE"
         )
+    limits = scaled_limits(LIMITS["binanceusdm"], max(1.0, speed))  # the simulator speaks Binance USD-M
     config = SimConfig(
         data=tuple((s, p) for s, p in data),
         speed=speed,
         # limits per market minute, as a real venue's: a replay at x S grants S times per wall minute
-        weight_limit_1m=round(2400 * max(1.0, speed)),
-        order_limit_10s=round(300 * max(1.0, speed)),
-        order_limit_1m=round(1200 * max(1.0, speed)),
+        weight_limit_1m=limits.weight_1m or 2400,
+        order_limit_10s=limits.orders_10s or 300,
+        order_limit_1m=limits.orders_1m or 1200,
         start_offset_bars=_start_bar(frames, not data),
         db_path=str(run_dir.sim_db),
         seed=seed,
