@@ -85,7 +85,14 @@ class EntryIntent:
 
 @dataclass(frozen=True, slots=True)
 class GuardKnobs:
-    """What the reliability layer allows right now (the posture controller drives it; static by default)."""
+    """What the reliability layer allows entries right now: the one type the posture machine produces
+    (:data:`eclipse.machines.posture.KNOBS`), the guards tighten and the entry gate, sizing and leverage read.
+
+    Exits and protection are not knobs: :attr:`exits_allowed` and :attr:`protection_allowed` are constant
+    True. ``min_confidence`` is an absolute floor; ``min_confidence_delta`` is added to the strategy's own
+    minimum (``ENTRY_MIN_CONFIDENCE``). ``code`` is the stable ``entry.blocked`` reason of the restriction
+    (``posture_red_lock``, ``kill_daily_loss``, ``reconcile_stale`` ...); ``reason`` is for humans.
+    """
 
     min_confidence: float = 0.0
     notional_scale: float = 1.0
@@ -93,6 +100,65 @@ class GuardKnobs:
     leverage_scale: float = 1.0
     entry_block: bool = False
     reason: str = "static"
+    min_confidence_delta: float = 0.0
+    code: str = ""
+
+    @property
+    def entries_allowed(self) -> bool:
+        """False while entries are blocked."""
+        return not self.entry_block
+
+    @property
+    def exits_allowed(self) -> bool:
+        """Always True: no posture or guard blocks an exit."""
+        return True
+
+    @property
+    def protection_allowed(self) -> bool:
+        """Always True: no posture or guard blocks placing or replacing a stop."""
+        return True
+
+    @property
+    def restricts(self) -> bool:
+        """True when these knobs refuse or shrink anything compared with the defaults."""
+        return (
+            self.entry_block
+            or self.min_confidence > 0
+            or self.min_confidence_delta > 0
+            or min(self.notional_scale, self.qty_scale, self.leverage_scale) < 1
+        )
+
+    def at_least_as_strict_as(self, other: GuardKnobs) -> bool:
+        """True when these knobs admit no entry that ``other`` would refuse, at no larger size."""
+        return (
+            (self.entry_block or not other.entry_block)
+            and self.min_confidence >= other.min_confidence
+            and self.min_confidence_delta >= other.min_confidence_delta
+            and self.notional_scale <= other.notional_scale
+            and self.qty_scale <= other.qty_scale
+            and self.leverage_scale <= other.leverage_scale
+        )
+
+    def tighten(self, other: GuardKnobs) -> GuardKnobs:
+        """The strictest combination of both (blocks OR-ed, floors max-ed, scales min-ed); the reason and
+        code of a block come first, then those of the other restrictions."""
+        if not other.restricts:
+            return self
+        if not self.restricts:
+            return other
+        parts = sorted((self, other), key=lambda k: not k.entry_block)
+        reason = "; ".join(dict.fromkeys(k.reason for k in parts if k.restricts and k.reason))
+        code = next((k.code for k in parts if k.restricts and k.code), "")
+        return GuardKnobs(
+            min_confidence=max(self.min_confidence, other.min_confidence),
+            notional_scale=min(self.notional_scale, other.notional_scale),
+            qty_scale=min(self.qty_scale, other.qty_scale),
+            leverage_scale=min(self.leverage_scale, other.leverage_scale),
+            entry_block=self.entry_block or other.entry_block,
+            reason=reason,
+            min_confidence_delta=max(self.min_confidence_delta, other.min_confidence_delta),
+            code=code,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ class SwitchGuard:
     def __init__(self) -> None:
         self.knobs = GuardKnobs()
 
-    def current(self) -> GuardKnobs:
+    def current(self, symbol: str | None = None) -> GuardKnobs:
         return self.knobs
 
 

@@ -200,3 +200,31 @@ def test_throttle_settings_are_validated_and_disabled_throttles_count_nothing() 
     assert t.recent("K") == 2
     assert t.record("K", 2) == 10_002
     assert t.recent("K") == 0
+
+
+def test_guard_delta_is_added_to_the_strategy_minimum_and_the_code_names_the_block() -> None:
+    """A guard's min_confidence_delta raises ENTRY_MIN_CONFIDENCE (the gate's base), and a blocking guard's
+    code is the entry.blocked reason."""
+    settings = GateSettings(base_min_confidence=0.6)
+    gate, sink, _ = make_gate(settings, GuardKnobs(min_confidence_delta=0.1, reason="posture YELLOW"))
+    assert not gate.admit(intent(confidence=0.65), []).ok
+    assert gate.admit(intent(confidence=0.71), []).ok
+    gate, sink, _ = make_gate(settings, GuardKnobs(entry_block=True, code="kill_daily_loss", reason="x"))
+    verdict = gate.admit(intent(confidence=0.9), [])
+    assert verdict.reason == "kill_daily_loss"
+    assert [e["reason"] for e in sink.named("entry.blocked")] == ["kill_daily_loss"]
+
+
+def test_tighten_keeps_the_strictest_of_each_knob() -> None:
+    a = GuardKnobs(
+        notional_scale=0.5, min_confidence_delta=0.05, reason="posture YELLOW", code="posture_yellow"
+    )
+    b = GuardKnobs(entry_block=True, qty_scale=0.2, reason="halt", code="kill_drawdown")
+    both = a.tighten(b)
+    assert both.entry_block
+    assert both.code == "kill_drawdown"
+    assert (both.notional_scale, both.qty_scale, both.min_confidence_delta) == (0.5, 0.2, 0.05)
+    assert both.at_least_as_strict_as(a)
+    assert both.at_least_as_strict_as(b)
+    assert GuardKnobs().tighten(a) is a
+    assert a.tighten(GuardKnobs()) is a

@@ -91,11 +91,10 @@ def test_invariant_never_blocks_exits_or_protection() -> None:
     """never_blocks_exits_or_protection: every posture's knobs allow exits and protection, and they are not
     settable fields at all (the registered conformance checker)."""
     assert knobs_never_block_exits_or_protection(POSTURE) == []
-    assert {f.name for f in dataclasses.fields(GuardKnobs)} == {
-        "entries_allowed",
-        "min_confidence_delta",
-        "notional_scale",
-    }
+    fields = {f.name for f in dataclasses.fields(GuardKnobs)}
+    assert "min_confidence_delta" in fields
+    assert "notional_scale" in fields
+    assert not fields & {"exits_allowed", "protection_allowed"}
 
 
 def test_invariant_warmup_before_normal_in_the_table() -> None:
@@ -109,7 +108,8 @@ def test_invariant_knobs_monotone() -> None:
     """knobs_monotone: GREEN <= YELLOW <= ORANGE <= POST_RED_WARMUP <= RED_LOCK in strictness."""
     assert knobs_monotone(POSTURE) == []
     assert not KNOBS[RED].entries_allowed
-    assert KNOBS[GREEN] == GuardKnobs(True, 0.0, 1.0)
+    assert KNOBS[GREEN].entries_allowed
+    assert not KNOBS[GREEN].restricts
 
 
 def test_every_invariant_is_bound_to_checkers_the_suites_use() -> None:

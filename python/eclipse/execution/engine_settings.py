@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from eclipse.config.settings import StrategySettings, load_strategy_settings
@@ -31,9 +31,13 @@ class EngineSettings:
         cls, env: Mapping[str, str], profile: str = "micro", equity: Decimal = Decimal(1000)
     ) -> EngineSettings:
         """All settings from ``env`` under ``profile`` (ConfigError on a bad knob)."""
+        strategy = load_strategy_settings(env, profile)
+        entries = load_entry_settings(env, profile)
+        base = float(strategy.scorer.min_confidence)  # a guard's confidence delta is added to it
+        entries = replace(entries, gate=replace(entries.gate, base_min_confidence=base))
         return cls(
-            load_strategy_settings(env, profile),
-            load_entry_settings(env, profile),
+            strategy,
+            entries,
             load_exit_settings(env, profile),
             load_router_settings(env, profile),
             equity,

@@ -42,6 +42,7 @@ from typing import Final
 from statemachine import State, StateMachine
 
 from eclipse.clock import Clock
+from eclipse.contracts import GuardKnobs
 from eclipse.machines.debt import BeliefDebt
 from eclipse.machines.table import CompiledMachine, Outcome, Refusal, Runner, compile_class
 
@@ -151,44 +152,43 @@ _GUARDS: Final[Mapping[str, Callable[[object], bool]]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class GuardKnobs:
-    """Entry knobs of a posture. Exits and protection are not knobs: they are allowed in every posture."""
-
-    entries_allowed: bool
-    min_confidence_delta: float
-    notional_scale: float
-
-    @property
-    def exits_allowed(self) -> bool:
-        """Always True: no posture blocks an exit."""
-        return True
-
-    @property
-    def protection_allowed(self) -> bool:
-        """Always True: no posture blocks placing or replacing a stop."""
-        return True
-
-    def at_least_as_strict_as(self, other: GuardKnobs) -> bool:
-        """True when these knobs admit no entry that ``other`` would refuse."""
-        return (
-            (other.entries_allowed or not self.entries_allowed)
-            and self.min_confidence_delta >= other.min_confidence_delta
-            and self.notional_scale <= other.notional_scale
-        )
-
-
 KNOBS: Final[Mapping[Posture, GuardKnobs]] = MappingProxyType(
     {
-        Posture.GREEN: GuardKnobs(True, 0.0, 1.0),
-        Posture.YELLOW: GuardKnobs(True, 0.05, 0.5),
-        Posture.ORANGE: GuardKnobs(True, 0.10, 0.25),
-        Posture.POST_RED_WARMUP: GuardKnobs(True, 0.10, 0.25),
-        Posture.RED_LOCK: GuardKnobs(False, 1.0, 0.0),
+        Posture.GREEN: GuardKnobs(reason="posture GREEN", code="posture_green"),
+        Posture.YELLOW: GuardKnobs(
+            notional_scale=0.5,
+            qty_scale=0.5,
+            min_confidence_delta=0.05,
+            reason="posture YELLOW",
+            code="posture_yellow",
+        ),
+        Posture.ORANGE: GuardKnobs(
+            notional_scale=0.25,
+            qty_scale=0.25,
+            min_confidence_delta=0.10,
+            reason="posture ORANGE",
+            code="posture_orange",
+        ),
+        Posture.POST_RED_WARMUP: GuardKnobs(
+            notional_scale=0.25,
+            qty_scale=0.25,
+            min_confidence_delta=0.10,
+            reason="posture POST_RED_WARMUP",
+            code="posture_post_red_warmup",
+        ),
+        Posture.RED_LOCK: GuardKnobs(
+            notional_scale=0.0,
+            qty_scale=0.0,
+            entry_block=True,
+            min_confidence_delta=1.0,
+            reason="posture RED_LOCK",
+            code="posture_red_lock",
+        ),
     }
 )
-"""Entry knobs per posture: confidence delta is added to the strategy's minimum confidence, notional scale
-multiplies the position size. The warmup re-enters as cautiously as ORANGE."""
+"""Entry knobs per posture (:class:`eclipse.contracts.GuardKnobs`, the type the entry gate reads): the
+confidence delta is added to the strategy's minimum confidence, the notional and quantity scales multiply the
+position size. The warmup re-enters as cautiously as ORANGE."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +228,9 @@ class PostureThresholds:
 class PostureController:
     """Drives the posture machine from a :class:`~eclipse.machines.debt.BeliefDebt`.
 
+    ``table`` is the compiled machine to run (default :data:`POSTURE`; a test may run one compiled from a
+    changed spec, and the daemon then behaves as that spec says).
+
     Call :meth:`update` after every change of the debt (``add_contradiction`` and ``resolve_contradiction``
     do) and periodically (aging crosses thresholds between events; once a second is plenty).
     """
@@ -256,6 +259,7 @@ class PostureController:
         *,
         belief: BeliefDebt | None = None,
         on_event: OnEvent | None = None,
+        table: CompiledMachine | None = None,
     ) -> None:
         if not hysteresis_sec >= 0 or not warmup_sec >= 0 or red_lock_critical_streak < 1:
             raise ValueError(
@@ -269,7 +273,7 @@ class PostureController:
         self._critical = red_lock_critical_streak
         self._belief = belief if belief is not None else BeliefDebt(clock)
         self._on_event = on_event
-        self._runner = Runner(POSTURE, _GUARDS, self._refused)
+        self._runner = Runner(table if table is not None else POSTURE, _GUARDS, self._refused)
         self._entered_ms = clock.now_ms()
         self._calm_since_ms: int | None = None
         self._streak = 0

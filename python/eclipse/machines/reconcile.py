@@ -121,7 +121,8 @@ class ReconcileCycle:
     Event methods return the :class:`~eclipse.machines.table.Outcome`; a refused event (``start`` during a
     cycle, ``repaired`` while fetching, ...) never raises and is reported to ``on_event`` as
     ``reconcile.transition_refused``. Entering backoff emits ``reconcile.backoff``; the first cycle completed
-    after failures emits ``reconcile.recovered``.
+    after failures emits ``reconcile.recovered``. ``table`` is the compiled machine to run (default
+    :data:`RECONCILE`; a test may run one compiled from a changed spec).
     """
 
     __slots__ = (
@@ -144,6 +145,7 @@ class ReconcileCycle:
         base_backoff_sec: float = 2.0,
         max_backoff_sec: float = 60.0,
         on_event: OnEvent | None = None,
+        table: CompiledMachine | None = None,
     ) -> None:
         base_ms, max_ms = round(base_backoff_sec * 1000), round(max_backoff_sec * 1000)
         if base_ms <= 0 or max_ms < base_ms:
@@ -154,7 +156,7 @@ class ReconcileCycle:
         self._base_ms = base_ms
         self._max_ms = max_ms
         self._on_event = on_event
-        self._runner = Runner(RECONCILE, _GUARDS, self._refused)
+        self._runner = Runner(table if table is not None else RECONCILE, _GUARDS, self._refused)
         self.consecutive_failures = 0
         """Failed cycles since the last completed one."""
         self.cycles_started = 0

@@ -39,8 +39,8 @@ class DaemonGuard:
             out.append("basic: one position at a time")
         return out
 
-    def current(self) -> GuardKnobs:
-        """The knobs in force now."""
+    def current(self, symbol: str | None = None) -> GuardKnobs:
+        """The knobs in force now (the daemon's blocks hold for every symbol)."""
         reasons = self.reasons()
         if reasons:
             return GuardKnobs(entry_block=True, reason="; ".join(reasons))

@@ -2,8 +2,11 @@
 
 Checks, in order (the first block wins; each emits ``entry.blocked`` with ``reason``, ``symbol``, ``detail``):
 
-1. ``guard_entry_block``: the guard knobs block entries; 2. ``guard_min_confidence``: confidence below the
-   guard's floor; 3. a per-symbol backoff set elsewhere (``partial_fill`` ...); 4. ``router_block_backoff``:
+1. the guard knobs block entries: the reason is the knobs' ``code`` (``posture_red_lock``,
+   ``kill_daily_loss``, ``reconcile_stale`` ..., ``guard_entry_block`` when unnamed);
+2. ``guard_min_confidence``: confidence below the guard's floor (its absolute ``min_confidence``, or
+   ``ENTRY_MIN_CONFIDENCE`` + its ``min_confidence_delta``);
+3. a per-symbol backoff set elsewhere (``partial_fill`` ...); 4. ``router_block_backoff``:
    ENTRY_BLOCK_ROUTER_THRESHOLD router blocks of the symbol within the window; 5. ``error_backoff``:
    ENTRY_BLOCK_ERRORS_THRESHOLD entry errors within the window (all symbols); 6. ``corr_group_positions``;
    and, once the size is known, 7. ``corr_group_notional`` (:meth:`EntryGate.admit_request`).
@@ -36,10 +39,11 @@ __all__ = [
 
 @runtime_checkable
 class GuardKnobsProvider(Protocol):
-    """Supplies the guard knobs in force right now (the reliability layer's posture controller)."""
+    """Supplies the guard knobs in force right now (the reliability layer: posture, guards, reconcile
+    completeness), for one symbol or (``symbol`` None) for every symbol."""
 
-    def current(self) -> GuardKnobs:
-        """The knobs in force now."""
+    def current(self, symbol: str | None = None) -> GuardKnobs:
+        """The knobs in force now for entries on ``symbol``."""
         ...
 
 
@@ -49,8 +53,8 @@ class StaticGuardProvider:
     def __init__(self, knobs: GuardKnobs | None = None) -> None:
         self._knobs = knobs if knobs is not None else GuardKnobs()
 
-    def current(self) -> GuardKnobs:
-        """The fixed knobs."""
+    def current(self, symbol: str | None = None) -> GuardKnobs:
+        """The fixed knobs (whatever the symbol)."""
         return self._knobs
 
 
@@ -61,6 +65,8 @@ class GateSettings:
     router: ThrottleSettings = field(default_factory=lambda: ThrottleSettings(True, 60.0, 1, 10.0))
     errors: ThrottleSettings = field(default_factory=lambda: ThrottleSettings(False, 60.0, 3, 15.0))
     caps: CorrCaps = field(default_factory=CorrCaps)
+    base_min_confidence: float = 0.0
+    """The strategy's ``ENTRY_MIN_CONFIDENCE``: a guard's ``min_confidence_delta`` is added to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +129,16 @@ class EntryGate:
         """Checks 1-6 for ``intent`` against the open ``positions``."""
         now = self._clock.now_ms()
         symbol = intent.symbol
-        knobs = self._guard.current()
+        knobs = self._guard.current(symbol)
         if knobs.entry_block:
-            return self._block(symbol, "guard_entry_block", f"guard: {knobs.reason}", intent)
-        if intent.confidence < knobs.min_confidence:
-            detail = f"confidence {intent.confidence:.4f} < guard {knobs.min_confidence:.4f} ({knobs.reason})"
-            return self._block(symbol, "guard_min_confidence", detail, intent)
+            reason = knobs.code or "guard_entry_block"
+            return self._block(symbol, reason, f"guard: {knobs.reason}", intent)
+        floor = knobs.min_confidence
+        if knobs.min_confidence_delta > 0:
+            floor = max(floor, self.settings.base_min_confidence + knobs.min_confidence_delta)
+        if intent.confidence < floor:
+            detail = f"confidence {intent.confidence:.4f} < guard {floor:.4f} ({knobs.reason})"
+            return self._block(symbol, "guard_min_confidence", detail, intent, guard=knobs.code)
         key = symbol_key(symbol)
         held = self.backoff.active(key, now)
         if held is not None:

@@ -76,7 +76,7 @@ class EntryPipeline:
         verdict: GateVerdict = self.gate.admit(intent, positions)
         if not verdict.ok:
             return PlanStep(scan, stage="gate", reason=verdict.reason)
-        knobs = self.gate.guard.current()
+        knobs = self.gate.guard.current(intent.symbol)
         size = self.sizer.size(intent, market, positions, knobs)
         if size.request is None:
             return PlanStep(scan, stage="sizing", reason=size.reason)
