@@ -1,7 +1,8 @@
 """The checks can fail: break one row of a copy of specs/order.toml and the model check must report it with a
 counterexample, and conformance must report the spec no longer matches the original's table; change K in a
 copy of specs/reconcile.toml and the model check, which reads K from it, must report the convergence it no
-longer has.
+longer has; break one rule of the model (a resubmission sized from the fills the bot has applied, a fill
+counted twice) and the model check must report the intent overfilled.
 
 The mutants are checked at depth 8 (10 for conditional orders), not the default: their shortest
 counterexamples take 2 to 8 actions, so these depths find them in about a second (the full depths are
@@ -17,6 +18,8 @@ import pytest
 
 from eclipse.machines.conformance import differences
 from eclipse.machines.modelcheck import Report, Violation, check, render_report, render_violation
+from eclipse.machines.modelcheck.model import Model
+from eclipse.machines.modelcheck.world import QUANTITY, Attempt, Fault
 from eclipse.machines.spec import load_spec
 from eclipse.machines.table import compile_spec
 
@@ -42,6 +45,14 @@ def mutate(tmp_path: Path, edit: str) -> Path:
             '\n[[transition]]\nsource = "filled"\nevent = "ack"\ntarget = "accepted"\n'
             'note = "a late ack after a fill before ack"\n'
         )
+    elif edit == "cancel_taken_as_confirmed":
+        hits = [
+            i
+            for i, c in enumerate(chunks)
+            if _is_row(c, "partially_filled", "cancel_request", "pending_cancel")
+        ]
+        assert len(hits) == 1
+        chunks[hits[0]] = chunks[hits[0]].replace('target = "pending_cancel"', 'target = "canceled"')
     elif edit == "transport_rejects":
         hits = [i for i, c in enumerate(chunks) if _is_row(c, "submitting", "transport_error", "unknown")]
         assert len(hits) == 1
@@ -73,6 +84,7 @@ def test_unbroken_copy_has_none_of_the_mutants_violations(tmp_path: Path) -> Non
     found = {v.invariant for v in report.violations}
     assert not found & {"terminal_states_absorb", "transport_errors_never_definitive"}
     assert not found & {"one_live_order_per_intent", "unknown_resolved_before_resubmit"}
+    assert "intent_filled_within_quantity" not in found
     for v in report.violations:
         assert "fill refused in canceled" not in render_violation(v)
     assert not changed_rows(spec_dir)
@@ -137,9 +149,87 @@ def test_transport_error_to_rejected_is_caught_with_a_shortest_trace(tmp_path: P
 
 def test_mutation_edits_touch_one_row(tmp_path: Path) -> None:
     original = {r.key() for r in load_spec(SPECS / "order.toml").rows}
-    for n, edit in enumerate(("drop_late_fill", "filled_to_accepted", "transport_rejects")):
+    edits = ("drop_late_fill", "filled_to_accepted", "transport_rejects", "cancel_taken_as_confirmed")
+    for n, edit in enumerate(edits):
         rows = {r.key() for r in load_spec(mutate(tmp_path / str(n), edit) / "order.toml").rows}
         assert len(original ^ rows) in (1, 2), edit  # one row removed, added, or retargeted
+
+
+# --- intent_filled_within_quantity: the orders of one intent never fill more than its quantity --------------
+def sized_from_the_applied_fills(self: Model, attempts: tuple[Attempt, ...]) -> int:
+    """The mutant's sizing: the intent's quantity less the fills the bot has applied (a fill in flight is
+    not subtracted)."""
+    return QUANTITY - sum(len(a.applied) for a in attempts)
+
+
+def fill_counted_twice(
+    self: Model, a: Attempt, i: int, unit: int, faults: list[Fault], log: list[str]
+) -> Attempt:
+    """The mutant tracker: no trade id deduplication, a re-sent or duplicated fill is applied again."""
+    filled = len(a.applied) + 1
+    if filled > a.qty:
+        return a
+    b = self.fire(a, i, "fill", (filled, a.qty), faults, log)
+    return a if b is a else b._replace(applied=tuple(sorted((*a.applied, unit))))
+
+
+def test_a_resubmission_sized_from_the_applied_fills_overfills_the_intent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cancel raced by fills is confirmed while the fills are in flight; a resubmission sized from what the
+    bot has applied (none of them) sends the whole quantity again, and the venue fills 3 units of an intent
+    of 2. Only intent_filled_within_quantity sees it: no other invariant breaks on the way."""
+    monkeypatch.setattr(Model, "resubmit_quantity", sized_from_the_applied_fills)
+    report = check(SPECS, DEPTH)
+    assert {v.invariant for v in report.violations} == {"intent_filled_within_quantity"}, render_report(
+        report
+    )
+    v = violation(report, "intent_filled_within_quantity")
+    assert v.detail == "the venue filled 3 units for an intent of 2 (#1 2, #2 1)"
+    assert [s.action.split(":")[0] for s in v.trace] == [
+        "initial",
+        "submit #1 (venue accepts)",
+        "deliver ack#1",
+        "cancel #1 (the venue fills the rest, then confirms the cancel)",
+        "deliver cancel_confirmed#1",
+        "resubmit",
+        "submit #2 (venue accepts)",
+        "venue fills t1 of #2",
+    ]
+    resubmitted = v.trace[5]
+    assert resubmitted.action == "resubmit: attempt #2 for 2"
+    assert resubmitted.state.attempts[0].applied == ()  # t1 and t2 still in flight
+    assert [m.event for m in resubmitted.state.channel] == ["fill", "fill"]
+
+
+def test_a_fill_counted_twice_overfills_the_intent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tracker that applies a fill twice believes a half-filled order filled; the resubmission (sized from
+    the venue's confirmed fills) goes out while the first order still works, and the intent overfills."""
+    monkeypatch.setattr(Model, "apply_fill", fill_counted_twice)
+    report = check(SPECS, DEPTH)
+    v = violation(report, "intent_filled_within_quantity")
+    assert v.detail == "the venue filled 3 units for an intent of 2 (#1 2, #2 1)"
+    first = next(s.state.attempts[0] for s in v.trace if s.action.startswith("resubmit"))
+    assert (first.local, first.applied, first.venue, first.vfilled) == ("filled", (1, 1), "open", 1)
+    assert violation(report, "trade_id_applied_once")
+
+
+def test_a_cancel_taken_as_confirmed_overfills_the_intent(tmp_path: Path) -> None:
+    """A spec row partially_filled --cancel_request--> canceled ends the order when the cancel is asked: the
+    bot resubmits the rest while the first order still works at the venue, which fills both."""
+    spec_dir = mutate(tmp_path, "cancel_taken_as_confirmed")
+    report = check(spec_dir, DEPTH)
+    v = violation(report, "intent_filled_within_quantity")
+    assert v.detail == "the venue filled 3 units for an intent of 2 (#1 2, #2 1)"
+    assert any("cancel_request: partially_filled -> canceled" in s.action for s in v.trace)
+    assert "resubmit: attempt #2 for 1" in [s.action for s in v.trace]
+    assert violation(report, "one_live_order_per_intent")
+    assert sorted(changed_rows(spec_dir)) == [
+        "order: transition partially_filled --cancel_request[None]--> canceled is in the spec but not in the "
+        "code",
+        "order: transition partially_filled --cancel_request[None]--> pending_cancel is in the code but not "
+        "in the spec",
+    ]
 
 
 def test_orange_relaxing_straight_to_green_is_caught(tmp_path: Path) -> None:

@@ -128,17 +128,17 @@ def _summary(violations: tuple[str, ...], advisories: tuple[str, ...]) -> ModelS
 
 
 def test_an_advisory_does_not_read_as_a_violation() -> None:
-    advisory = render_advisory(_violation("intent_filled_within_quantity"))
-    assert advisory.startswith("advisory: intent_filled_within_quantity: the venue filled 3 units")
+    advisory = render_advisory(_violation("a_property_not_promised"))
+    assert advisory.startswith("advisory: a_property_not_promised: the venue filled 3 units")
     assert "not a failure" in advisory.splitlines()[0]
     text = render_check(CheckReport((), (_summary((), (advisory,)),)))
     assert "VIOLATION" not in text
     assert "0 violation(s)" in text
     assert text.splitlines()[-1] == "result: OK (1 advisory, not failures)"
-    report = Report(10, 1, 0, (), advisories=(_violation("intent_filled_within_quantity"),))
+    report = Report(10, 1, 0, (), advisories=(_violation("a_property_not_promised"),))
     text = render_report(report)
     assert "VIOLATION" not in text
-    assert "advisory: intent_filled_within_quantity" in text
+    assert "advisory: a_property_not_promised" in text
     assert text.splitlines()[-1] == "result: OK"
 
 

@@ -12,8 +12,10 @@ actions is explored breadth first, so the first violation found of each invarian
   conditional may instead trigger first, the cancel then rejected; or the venue answers ``cancel_rejected``
   for an order no longer open; or the request is lost), ``lookup`` (answered ``lookup_found`` /
   ``lookup_absent`` from the venue's truth, or for a conditional that triggered: ``trigger``), a
-  ``transport_error`` on the request of an in-flight order, a resubmission (a new attempt for the unfilled
-  rest, allowed only when every attempt is terminal: no live order, none unknown), and a reconcile cycle;
+  ``transport_error`` on the request of an in-flight order, a resubmission (a new attempt, allowed only when
+  every attempt is terminal: no live order, none unknown; for the intent's quantity less what the venue
+  confirms the earlier attempts filled, as ``ReplaceManager`` sizes a replacement from the cancel's final
+  report, not less what the bot has applied: a fill may still be in flight), and a reconcile cycle;
 * the venue: fill one unit, cancel on its own, expire, reject after accepting (before any fill), shrink a
   reduce-only quantity, re-send an already sent trade id; a conditional is first triggered (report
   ``trigger``), and only then does the order it became fill, shrink or expire;
@@ -27,45 +29,56 @@ Checked in every reachable state or transition: the model-check checkers the spe
 (:mod:`~eclipse.machines.modelcheck.checks`, :mod:`~eclipse.machines.modelcheck.posture`, registered in
 :mod:`eclipse.machines.checkers`; a violation is named after the declaring invariant):
 ``one_live_order_per_intent`` (at most ``max_live_orders_per_intent`` attempts live at the venue),
-``filled_qty_monotonic_and_bounded``, ``trade_id_applied_once``, ``venue_fills_never_lost`` (the machine
-refused a fill the venue made), ``terminal_states_absorb`` (a row leaving a terminal state must be a
-documented late ``fill`` or ``qty_reduced`` row into a terminal state), ``unknown_resolved_before_resubmit``,
-``transport_errors_never_definitive``, ``trigger_fills_belong_to_the_order`` (conditional orders), and
-reconcile's ``converges_within_k_cycles`` with K read from ``specs/reconcile.toml``: from every reachable
-state, once faults stop (the reports in flight delayed past the horizon, no new faults, the venue still), at
-most K - 1 repairing reconcile cycles make each attempt's belief (state, trade ids, open quantity) equal the
-venue's truth, so the K-th cycle diffs clean. A report delivered later leads to another reachable state,
-checked the same way. Advisories are properties the spec does not promise (yet); they are reported and do not
-fail the check.
+``intent_filled_within_quantity`` (the attempts of the intent filled at most its quantity between them, at the
+venue and in the bot's books), ``filled_qty_monotonic_and_bounded``, ``trade_id_applied_once``,
+``venue_fills_never_lost`` (the machine refused a fill the venue made), ``terminal_states_absorb`` (a row
+leaving a terminal state must be a documented late ``fill`` or ``qty_reduced`` row into a terminal state),
+``unknown_resolved_before_resubmit``, ``transport_errors_never_definitive``,
+``trigger_fills_belong_to_the_order`` (conditional orders), and reconcile's ``converges_within_k_cycles`` with
+K read from ``specs/reconcile.toml``: from every reachable state, once faults stop (the reports in flight
+delayed past the horizon, no new faults, the venue still), at most K - 1 repairing reconcile cycles make each
+attempt's belief (state, trade ids, open quantity) equal the venue's truth, so the K-th cycle diffs clean. A
+report delivered later leads to another reachable state, checked the same way. Advisories are properties the
+spec does not promise (yet); they are reported and do not fail the check (there are none today).
 
 Posture. When ``posture.toml`` is in the spec directory, the regular configuration composes the risk posture
 machine compiled from it (:mod:`~eclipse.machines.modelcheck.posture`): an abstract belief debt (open
-contradictions in the world) drives the posture as ``PostureController`` does, a ``time passes`` action
-counts calm and warmup ticks, and its invariants ``never_blocks_exits_or_protection``,
-``escalation_immediate``, ``no_flapping`` and ``warmup_before_normal`` are checked in every reachable state
-or transition. The report names the postures visited. The order invariants and convergence ignore the
-posture, so each order part is judged once. The conditional configuration leaves the posture out (it would
-triple its states and check nothing new).
+contradictions in the world) drives the posture as ``PostureController`` does, a ``time passes`` action counts
+calm and warmup ticks, and its invariants ``never_blocks_exits_or_protection``, ``escalation_immediate``,
+``no_flapping`` and ``warmup_before_normal`` are checked in every reachable state or transition. The report
+names the postures visited. The order invariants and convergence read the attempts alone, so each distinct
+attempts is judged once (the first world that has them). The conditional configuration leaves the posture out
+(it would triple its states and check nothing new).
+
+Search (:mod:`~eclipse.machines.modelcheck.search`). A state is one int, the number of its order part
+(interned once) times the number of posture parts there can be, plus the number of its posture part, so a
+transition to a known state costs one int lookup; the order part's successors are assembled from memoized
+pieces (:class:`~eclipse.machines.modelcheck.model.Memo`: an attempt's moves, a delivery, the channel's
+faults, resubmission, restart and reconcile) and computed once per order part and posture gate; the cyclic
+garbage collector is paused during the search (millions of tuples live to its end). Nothing is pruned: the
+states and transitions are those of the plain search (the same counts and shortest traces, checked against it
+on the real specs and mutants when this was written).
 
 Depth. Measured on the 2-core machine over the specs as of this writing (states: distinct abstract states
-within the depth; the regular order machine alone had 254,197 states, diameter 20, ~18 s)::
+within the depth; the regular order machine alone has 121,795 states)::
 
     depth    regular x posture    conditional
         4            360               251
-        8         14,870             8,828
-       12        256,607           129,340
-       16        707,493           395,943
-       20        779,473           424,102   (conditional: no new state at depth 21, diameter 20)
-       22        779,763           424,102   (regular: no new state at depth 23, diameter 22)
-       24        779,763                     exhausted, 5,921,517 transitions, ~67 s
-    conditional at 22:             424,102   exhausted, 3,411,639 transitions, ~56 s
+        8         14,274             8,822
+       12        171,447           122,778
+       16        313,537           301,741
+       20        321,638           309,930   (conditional: no new state at depth 20, diameter 19)
+       22        321,654                     (regular: no new state at depth 23, diameter 22)
+       24        321,654                     exhausted, 2,294,145 transitions, ~9 s
+    conditional at 22:             309,930   exhausted, 2,457,013 transitions, ~11 s
 
-The posture part multiplies the order part by ~3 (posture, calm ticks 0..H-1, warmup ticks), so the whole
-regular space (~780,000 states, all within 22 actions) is explored by DEFAULT_DEPTH = 24 in about a minute
-(each order part's successors are computed once and reused for every posture part it meets), and the
-conditional space (~424,000 states, within 20 actions) by CONDITIONAL_DEPTH = 22. :func:`check_all` runs the
-two in separate processes at once (two CPUs: ~75 s wall for both). When a change makes a space grow past the
-bound the report says "bounded" instead of "state space exhausted".
+The posture part multiplies the order part by ~2.6 (posture, calm ticks 0..H-1, warmup ticks), so the whole
+regular space (~320,000 states, all within 22 actions) is explored by DEFAULT_DEPTH = 24, and the conditional
+space (~310,000 states, within 19 actions) by CONDITIONAL_DEPTH = 22. :func:`check_all` runs the two in
+separate processes at once (two CPUs: ~12 s wall for both, ``eclipse specs check`` included). Before the
+resubmission was sized from the venue's confirmed fills the spaces were 779,763 and 424,102 states (and took
+~85 s and ~65 s before the search interned its states, 17-23 s and 12-15 s after). When a change makes a space
+grow past the bound the report says "bounded" instead of "state space exhausted".
 
 Progress. :func:`check` and :func:`check_all` take a ``progress`` callback that receives a :class:`Progress`
 (states explored, depth reached, seconds) after each level and about every second within one, then a final
@@ -89,7 +102,8 @@ from typing import Any, Final
 
 from eclipse.machines.modelcheck.model import Model, ModelError
 from eclipse.machines.modelcheck.posture import POSTURES, PostureModel
-from eclipse.machines.modelcheck.world import Fault, Successor, World, render_world
+from eclipse.machines.modelcheck.search import Search, Step, Violation
+from eclipse.machines.modelcheck.world import render_world
 from eclipse.machines.spec import Spec, SpecError, find_spec_dir, load_specs
 
 __all__ = [
@@ -119,7 +133,6 @@ CONFIGURATIONS: Final = ("regular", "conditional")
 _CONVERGES = "reconcile.model_check.belief_converges"
 PROGRESS_INTERVAL = 1.0
 """Seconds between two progress reports within one level."""
-_GROUPS_PER_CLOCK_READ = 512  # frontier groups expanded between two looks at the timer
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,24 +168,6 @@ ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
-    """One step of a trace: the action taken and the abstract state it led to."""
-
-    action: str
-    state: World
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """An invariant and its shortest counterexample (the first step is the initial state)."""
-
-    invariant: str
-    trace: tuple[Step, ...]
-    detail: str = ""
-    configuration: str = "regular"
-
-
-@dataclass(frozen=True, slots=True)
 class Report:
     """Result of one bounded model check of one configuration."""
 
@@ -194,22 +189,6 @@ class Report:
     def ok(self) -> bool:
         """True when no invariant was violated."""
         return not self.violations
-
-
-def _trace(parent: dict[World, tuple[World | None, str]], w: World) -> list[Step]:
-    steps: list[Step] = []
-    cur: World | None = w
-    while cur is not None:
-        prev, action = parent[cur]
-        steps.append(Step(action, cur))
-        cur = prev
-    steps.reverse()
-    return steps
-
-
-def _cancels(succ: list[Successor]) -> frozenset[int]:
-    """The attempts (0-based) a ``cancel_request`` is offered for among ``succ``."""
-    return frozenset(int(s.action[8:].split(" ", 1)[0]) - 1 for s in succ if s.action.startswith("cancel #"))
 
 
 def _model_checks(specs: Mapping[str, Spec]) -> dict[str, str]:
@@ -252,156 +231,26 @@ def check(
     pm = None if conditional or posture_spec is None else PostureModel.of(posture_spec, declared)
     configuration = "conditional" if conditional else "regular"
     started = time.perf_counter()
-    found: dict[str, Violation] = {}
-    advised: dict[str, Violation] = {}
-    init = model.initial() if pm is None else pm.initial(model, model.initial())
-    parent: dict[World, tuple[World | None, str]] = {init: (None, "initial")}
-    judged: set[World] = set()  # order parts already judged (the order invariants ignore the posture)
-    most_cycles = 0
-
-    def judge(w: World) -> None:
-        nonlocal most_cycles
-        bare = w.orders
-        if bare in judged:
-            return
-        judged.add(bare)
-        for f in model.state_faults(bare):
-            record(f, w)
-        for f in model.advisories(bare):
-            if f.invariant not in advised:
-                advised[f.invariant] = Violation(
-                    f.invariant, tuple(_trace(parent, w)), f.detail, configuration
-                )
-        cycles, steps = model.converge(bare)
-        if cycles is None:
-            if convergence not in found:
-                trace = (*_trace(parent, w), *(Step(a, s) for a, s in steps))
-                detail = (
-                    f"belief still differs from the venue's truth after {max(0, (k_cycles or 0) - 1)} "
-                    f"repairing reconcile cycle(s): no clean diff within K={k_cycles} cycles"
-                )
-                found[convergence] = Violation(convergence, trace, detail, configuration)
-        else:
-            most_cycles = max(most_cycles, cycles)
-        settled = None if k_cycles is None else (steps[-1][1] if steps else bare)
-        for f in model.settled_faults(bare, settled):
-            if f.invariant not in found:
-                trace = (*_trace(parent, w), *(Step(a, s) for a, s in steps))
-                found[f.invariant] = Violation(f.invariant, trace, f.detail, configuration)
-
-    def record(f: Fault, w: World, action: str = "", nxt: World | None = None) -> None:
-        if f.invariant not in found:
-            trace = _trace(parent, w) if nxt is None else (*_trace(parent, w), Step(action, nxt))
-            found[f.invariant] = Violation(f.invariant, tuple(trace), f.detail, configuration)
-
-    transitions = 0
-
-    def visit(w: World, action: str | Successor, nxt: World, faults: tuple[Fault, ...]) -> bool:
-        nonlocal transitions
-        transitions += 1
-        if faults:
-            label = action if isinstance(action, str) else action.label
-            for f in faults:
-                record(f, w, label, nxt)
-        if nxt in parent:
-            return False
-        parent[nxt] = (w, action if isinstance(action, str) else action.label)
-        judge(nxt)
-        return True
-
-    judge(init)
-    # the hot path's view of ``parent``: (id of the order part, posture state, calm, warm) of each world seen
-    ids: dict[World, int] = {init.orders: 0}
-    seen = {(0, init.posture, init.calm, init.warm)}
-    expansions: dict[
-        tuple[World, bool], tuple[frozenset[int], int, list[tuple[Successor, int, int]], bool]
-    ] = {}
-    gates: dict[str, bool] = {}
-    frontier = [init]
-    levels = [1]
-    visited: set[str] = {init.posture} if pm else set()
-    exhausted = False
-    last_report = started
+    search = Search(model, pm, configuration, convergence, k_cycles)
 
     def tell(level: int) -> None:
-        nonlocal last_report
         if progress is not None:
-            last_report = time.perf_counter()
-            progress(Progress(configuration, level, depth, len(parent), transitions, last_report - started))
+            seconds = time.perf_counter() - started
+            progress(Progress(configuration, level, depth, len(search.parent), search.transitions, seconds))
 
-    tell(0)
-    for level in range(1, depth + 1):
-        nxt: list[World] = []
-        groups: dict[tuple[World, bool], list[World]] = {}
-        for w in frontier:
-            gate = gates.get(w.posture)
-            if gate is None:
-                gate = gates[w.posture] = pm is None or pm.exits_allowed(w.posture)
-            groups.setdefault((w.orders, gate), []).append(w)
-        for n, ((bare, exits), members) in enumerate(groups.items(), 1):
-            if (
-                progress is not None
-                and n % _GROUPS_PER_CLOCK_READ == 0
-                and time.perf_counter() - last_report >= PROGRESS_INTERVAL
-            ):
-                tell(level)
-            if pm is None:
-                succ = model.successors(bare, exits)
-                nxt.extend(s.world for s in succ if visit(bare, s, s.world, s.faults))
-                continue
-            cached = expansions.get((bare, exits))
-            if cached is None:  # an order part reached again at a later level (with another posture part)
-                succ = model.successors(bare, exits)
-                cancels = _cancels(succ)
-                cached = expansions[bare, exits] = (
-                    cancels,
-                    pm.debt(model, bare),
-                    [(s, pm.debt(model, s.world), ids.setdefault(s.world, len(ids))) for s in succ],
-                    any(i not in cancels for i in model.live(bare)),
-                )
-            cancels, debt, moves, blocked = cached
-            for w in members:
-                ps = (w.posture, w.calm, w.warm)
-                for f in (
-                    pm.state_faults(model, w, debt, cancels) if blocked else pm.escalation_faults(ps[0], debt)
-                ):
-                    record(f, w)
-                for s, d, sid in moves:
-                    (p, calm, warm), faults, log = pm.update(ps, d, False)
-                    key = (sid, p, calm, warm)
-                    if key in seen and not faults and not s.faults:
-                        transitions += 1  # the hot path: a known state, nothing broken, nothing to build
-                        continue
-                    seen.add(key)
-                    after = World(s.world.attempts, s.world.channel, p, calm, warm)
-                    label = f"{s.label}; {'; '.join(log)}" if log else s.label
-                    if visit(w, label, after, (*s.faults, *faults)):
-                        nxt.append(after)
-                (p, calm, warm), faults, log = pm.update(ps, debt, True)
-                if (p, calm, warm) != ps or faults:
-                    seen.add((ids[bare], p, calm, warm))
-                    after = World(w.attempts, w.channel, p, calm, warm)
-                    label = f"time passes (debt {debt}): " + ("; ".join(log) or f"calm {calm}, warmup {warm}")
-                    if visit(w, label, after, faults):
-                        nxt.append(after)
-        visited.update(w.posture for w in nxt if w.posture)
-        frontier = nxt
-        if not nxt:
-            exhausted = True
-            break
-        levels.append(len(nxt))
-        tell(level)
+    init = model.initial() if pm is None else pm.initial(model, model.initial())
+    search.run(init, depth, tell if progress is not None else None, PROGRESS_INTERVAL)
     report = Report(
         depth=depth,
-        states_explored=len(parent),
-        transitions=transitions,
-        violations=tuple(found.values()),
-        advisories=tuple(advised.values()),
-        exhausted=exhausted,
-        max_reconcile_cycles=most_cycles,
-        states_per_level=tuple(levels),
+        states_explored=len(search.parent),
+        transitions=search.transitions,
+        violations=tuple(search.found.values()),
+        advisories=tuple(search.advised.values()),
+        exhausted=search.exhausted,
+        max_reconcile_cycles=search.most_cycles,
+        states_per_level=tuple(search.levels),
         seconds=time.perf_counter() - started,
-        postures_visited=tuple(p for p in POSTURES if p in visited),
+        postures_visited=tuple(p for p in POSTURES if p in {ps[0] for ps in search.postures}),
         configuration=configuration,
         k_cycles=k_cycles,
         convergence=convergence,

@@ -34,6 +34,7 @@ __all__ = [
     "belief_converges",
     "filled_qty_bounded",
     "filled_qty_monotonic",
+    "intent_filled_within_quantity",
     "one_live_order",
     "terminal_rows_absorb",
     "trade_id_applied_once",
@@ -76,6 +77,21 @@ def trade_id_applied_once(attempts: Sequence[Attempt]) -> list[str]:
         for i, a in enumerate(attempts, 1)
         if len(set(a.applied)) != len(a.applied)
     ]
+
+
+@register("order.model_check.intent_filled_within_quantity")
+def intent_filled_within_quantity(attempts: Sequence[Attempt], quantity: int) -> list[str]:
+    """intent_filled_within_quantity: the attempts of the intent filled at most ``quantity`` units between
+    them, at the venue and in the bot's books."""
+    out = []
+    for where, units in (
+        ("the venue filled", [a.vfilled for a in attempts]),
+        ("the bot applied", [len(a.applied) for a in attempts]),
+    ):
+        if sum(units) > quantity:
+            each = ", ".join(f"#{i} {n}" for i, n in enumerate(units, 1))
+            out.append(f"{where} {sum(units)} units for an intent of {quantity} ({each})")
+    return out
 
 
 # --- on every move ------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ cancel is then rejected). The checks of the spec's invariants are the registered
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from eclipse.errors import EclipseError
@@ -68,7 +68,28 @@ __all__ = ["Model", "ModelError"]
 
 _STATUS_EVENT = {CANCELED: "cancel_confirmed", EXPIRED: "expire", REJECTED: "reject"}
 
-_Add = Callable[[str, World, list[Fault], list[str]], None]
+Move = tuple[str, Attempt, tuple[Msg, ...], tuple[Fault, ...], tuple[str, ...]]
+"""One move of one attempt: the action, the attempt after it, the reports the venue emits, the invariants it
+breaks, what the machine did."""
+WholeMove = tuple[str, tuple[Attempt, ...], tuple[Fault, ...], bool]
+"""One move of the whole intent: the action, the attempts after it, the invariants it breaks, whether the
+reports in flight are kept."""
+ChannelOp = tuple[Msg, tuple[Msg, ...], tuple[Msg, ...] | None, str, str, str]
+
+
+@dataclass(slots=True)
+class Memo:
+    """The memo tables of :meth:`Model.successors` (the model is immutable; these only remember)."""
+
+    moves: dict[tuple[int, Attempt, bool], tuple[Move, ...]] = field(default_factory=dict)
+    emitted: dict[tuple[tuple[Msg, ...], tuple[Msg, ...]], tuple[tuple[Msg, ...], tuple[str, ...]]] = field(
+        default_factory=dict
+    )
+    channel_ops: dict[tuple[Msg, ...], tuple[ChannelOp, ...]] = field(default_factory=dict)
+    delivered: dict[tuple[int, Attempt, Msg], tuple[Attempt, tuple[Fault, ...], tuple[str, ...]]] = field(
+        default_factory=dict
+    )
+    whole: dict[tuple[Attempt, ...], tuple[WholeMove, ...]] = field(default_factory=dict)
 
 
 class ModelError(EclipseError):
@@ -92,6 +113,7 @@ class Model:
     max_live: int = 1
     conditional: bool = False
     row_faults: Mapping[int, tuple[Fault, ...]] = field(default_factory=dict, repr=False)
+    memo: Memo = field(default_factory=Memo, compare=False, repr=False)
 
     @classmethod
     def of(
@@ -273,6 +295,11 @@ class Model:
         inv = self.inv("order.model_check.trade_id_applied_once")
         if inv is not None:
             out.extend(Fault(inv, d) for d in checks_module.trade_id_applied_once(w.attempts))
+        inv = self.inv("order.model_check.intent_filled_within_quantity")
+        if inv is not None:
+            out.extend(
+                Fault(inv, d) for d in checks_module.intent_filled_within_quantity(w.attempts, QUANTITY)
+            )
         return out
 
     def settled_faults(self, w: World, settled: World | None) -> list[Fault]:
@@ -294,12 +321,16 @@ class Model:
         ]
 
     def advisories(self, w: World) -> list[Fault]:
-        """Properties the spec does not (yet) promise, reported without failing the check."""
-        total = sum(a.vfilled for a in w.attempts)
-        if total > QUANTITY:
-            detail = f"the venue filled {total} units for an intent of {QUANTITY}"
-            return [Fault("intent_filled_within_quantity", detail)]
+        """Properties the spec does not (yet) promise, reported without failing the check (none today:
+        ``intent_filled_within_quantity``, the last one, became an invariant of the order spec)."""
         return []
+
+    def resubmit_quantity(self, attempts: tuple[Attempt, ...]) -> int:
+        """The quantity of a new attempt: the intent's less what its earlier attempts filled as the venue
+        confirms it, each of them terminal (the final filled quantity of the report that ended it, or of a
+        lookup; as ``ReplaceManager`` sizes a replacement from the cancel's report). Never what the bot has
+        applied so far: a fill may still be in flight (a fill that raced a confirmed cancel)."""
+        return QUANTITY - sum(a.vfilled for a in attempts)
 
     # --- actions ----------------------------------------------------------------------------------------
     def successors(self, w: World, exits_allowed: bool = True) -> list[Successor]:
@@ -307,52 +338,83 @@ class Model:
         commands, the venue's moves, the channel's deliveries and faults, resubmission, a restart (the
         conditional configuration) and reconcile. Actions that change nothing are left out.
         ``exits_allowed`` is the posture's gate on the bot's exit and protection commands
-        (``cancel_request``): withheld when False."""
+        (``cancel_request``): withheld when False.
+
+        Each part is a function of a few fields of ``w`` and memoized on them (:class:`Memo`): an attempt's
+        moves on the attempt, a delivery on the attempt and the report, resubmission, restart and reconcile
+        on the attempts, the channel's faults on the channel; only the worlds are assembled here."""
         out: list[Successor] = []
-        monotonic = self.inv("order.model_check.filled_qty_monotonic")
-
-        def add(action: str, world: World, faults: list[Fault], log: list[str]) -> None:
-            if monotonic is not None and world.attempts is not w.attempts:
-                for j, (x, y) in enumerate(zip(w.attempts, world.attempts, strict=False), 1):
-                    if (
-                        y is not x and y.applied is not x.applied
-                    ):  # only a move of the fills can decrease them
-                        bad = checks_module.filled_qty_monotonic(x, y, j)
-                        if bad:
-                            faults = [*faults, *(Fault(monotonic, d) for d in bad)]
-            if faults:
-                out.append(Successor(action, world, tuple(faults), tuple(log)))
-            elif world != w:
-                out.append(Successor(action, world, (), tuple(log) if log else ()))
-
-        for i, a in enumerate(w.attempts):
-            self._commands(w, i, a, add, exits_allowed)
-            self._venue_moves(w, i, a, add)
-        self._channel_moves(w, add)
-        terminal = self.machine.terminal
-        if len(w.attempts) < MAX_ATTEMPTS and all(a.local in terminal for a in w.attempts):
-            remaining = QUANTITY - sum(len(a.applied) for a in w.attempts)
-            if remaining > 0:
-                inv = self.inv("order.model_check.unknown_resolved_before_resubmit")
-                faults = []
-                if inv is not None:
-                    bad = checks_module.unknown_resolved_before_resubmit(w.attempts)
-                    faults = [Fault(inv, d) for d in bad]
-                new = Attempt(self.machine.initial, remaining, (), False, V_NONE, remaining, 0)
-                label = f"resubmit: attempt #{len(w.attempts) + 1} for {remaining}"
-                add(label, World((*w.attempts, new), w.channel), faults, [])
-        if self.conditional:
-            restarted = tuple(
-                a._replace(linked=False) if a.linked and a.local != TRIGGERED else a for a in w.attempts
-            )
-            label = "restart (the reports in flight and the trigger links not journaled are lost)"
-            add(label, World(restarted, ()), [], [])
-        if not all(self.agrees(a) for a in w.attempts):
-            world, label, reconcile_faults = self.reconcile(w)
-            add(label, world, list(reconcile_faults), [])
+        attempts, channel = w.attempts, w.channel
+        memo = self.memo
+        for i, a in enumerate(attempts):
+            moves = memo.moves.get((i, a, exits_allowed))
+            if moves is None:
+                moves = memo.moves[i, a, exits_allowed] = self._attempt_moves(i, a, exits_allowed)
+            for action, b, msgs, faults, log in moves:
+                ch = channel
+                if msgs:
+                    emitted = memo.emitted.get((channel, msgs))
+                    if emitted is None:
+                        lost: list[str] = []
+                        emitted = memo.emitted[channel, msgs] = (emit(channel, msgs, lost), tuple(lost))
+                    ch = emitted[0]
+                    if emitted[1]:
+                        log = (*log, *emitted[1])
+                if faults or ch != channel or b != a:
+                    out.append(Successor(action, World(put(w, i, b), ch), faults, log))
+        ops = memo.channel_ops.get(channel)
+        if ops is None:
+            ops = memo.channel_ops[channel] = _channel_ops(channel)
+        for m, rest, more, deliver, lose, duplicate in ops:
+            i = m.attempt
+            a = attempts[i]
+            hit = memo.delivered.get((i, a, m))
+            if hit is None:
+                hit = memo.delivered[i, a, m] = self._delivered(i, a, m)
+            b, faults, log = hit
+            out.append(Successor(deliver, World(put(w, i, b), rest), faults, log))
+            out.append(Successor(lose, World(attempts, rest), ()))
+            if more is not None:
+                out.append(Successor(duplicate, World(attempts, more), ()))
+        whole = memo.whole.get(attempts)
+        if whole is None:
+            whole = memo.whole[attempts] = self._whole_moves(attempts)
+        for action, after, faults, keep in whole:
+            world = World(after, channel if keep else ())
+            if faults or world != w:
+                out.append(Successor(action, world, faults))
         return out
 
-    def _commands(self, w: World, i: int, a: Attempt, add: _Add, exits_allowed: bool) -> None:
+    def _attempt_moves(self, i: int, a: Attempt, exits_allowed: bool) -> tuple[Move, ...]:
+        """The bot's commands on attempt ``i`` and the venue's moves of it (in that order)."""
+        out: list[Move] = []
+        self._commands(i, a, out, exits_allowed)
+        self._venue_moves(i, a, out)
+        return tuple(out)
+
+    def _move(
+        self,
+        out: list[Move],
+        action: str,
+        i: int,
+        a: Attempt,
+        b: Attempt,
+        msgs: tuple[Msg, ...],
+        faults: list[Fault],
+        log: list[str],
+    ) -> None:
+        """Attempt ``i`` goes from ``a`` to ``b`` and the venue emits ``msgs``; a decrease of its fills is a
+        fault of ``filled_qty_monotonic_and_bounded``."""
+        out.append((action, b, msgs, (*faults, *self._decrease(i, a, b)), tuple(log)))
+
+    def _decrease(self, i: int, a: Attempt, b: Attempt) -> tuple[Fault, ...]:
+        """``filled_qty_monotonic`` on attempt ``i`` going from ``a`` to ``b`` (when declared)."""
+        inv = self.inv("order.model_check.filled_qty_monotonic")
+        if inv is None or b is a or b.applied is a.applied:  # only a move of the fills can decrease them
+            return ()
+        return tuple(Fault(inv, d) for d in checks_module.filled_qty_monotonic(a, b, i + 1))
+
+    def _commands(self, i: int, a: Attempt, out: list[Move], exits_allowed: bool) -> None:
         n = i + 1
         ctx = (len(a.applied), a.qty)
         for event in ("submit", "cancel_request", TRANSPORT_ERROR):
@@ -366,67 +428,56 @@ class Model:
             if b is a:
                 continue
             if event == TRANSPORT_ERROR:
-                add(f"transport error on #{n}'s request", World(put(w, i, b), w.channel), faults, log)
+                self._move(out, f"transport error on #{n}'s request", i, a, b, (), faults, log)
             elif event == "submit":
                 opened = b._replace(venue=V_OPEN, vqty=a.qty, vfilled=0)
-                self._answer(w, i, opened, (Msg(i, "ack"),), f"submit #{n} (venue accepts)", faults, log, add)
+                self._move(out, f"submit #{n} (venue accepts)", i, a, opened, (Msg(i, "ack"),), faults, log)
                 refused = b._replace(venue=REJECTED, vqty=a.qty)
-                label = f"submit #{n} (venue rejects)"
-                self._answer(w, i, refused, (Msg(i, "reject"),), label, faults, log, add)
-                add(f"submit #{n} (request lost)", World(put(w, i, b), w.channel), faults, log)
+                self._move(
+                    out, f"submit #{n} (venue rejects)", i, a, refused, (Msg(i, "reject"),), faults, log
+                )
+                self._move(out, f"submit #{n} (request lost)", i, a, b, (), faults, log)
             else:
-                self._cancel(w, i, b, faults, log, add)
+                self._cancel(i, a, b, faults, log, out)
         truth = "lookup_absent" if a.venue == V_NONE else "lookup_found"
         if self.conditional and a.local == UNKNOWN and triggered_at_venue(a):
             faults, log = [], []
             b = self.learn_trigger(a, i, faults, log)  # the lookup finds it triggered
-            add(f"lookup #{n} (finds it triggered)", World(put(w, i, b), w.channel), faults, log)
+            self._move(out, f"lookup #{n} (finds it triggered)", i, a, b, (), faults, log)
         elif (a.local, truth) in self.machine.rows_for:
             faults, log = [], []
             b = self.fire(a, i, truth, ctx, faults, log)
-            add(f"lookup #{n}", World(put(w, i, b), w.channel), faults, log)
+            self._move(out, f"lookup #{n}", i, a, b, (), faults, log)
 
-    @staticmethod
-    def _answer(
-        w: World,
-        i: int,
-        b: Attempt,
-        msgs: tuple[Msg, ...],
-        action: str,
-        faults: list[Fault],
-        log: list[str],
-        add: _Add,
+    def _cancel(
+        self, i: int, a: Attempt, b: Attempt, faults: list[Fault], log: list[str], out: list[Move]
     ) -> None:
-        """Attempt ``i`` becomes ``b`` and the venue emits ``msgs``."""
-        lg = list(log)
-        add(action, World(put(w, i, b), emit(w.channel, msgs, lg)), faults, lg)
-
-    def _cancel(self, w: World, i: int, b: Attempt, faults: list[Fault], log: list[str], add: _Add) -> None:
+        """The venue's answers to a ``cancel_request`` on attempt ``i`` (``b``: the machine took it)."""
         n = i + 1
         confirm = Msg(i, "cancel_confirmed")
         if b.venue == V_OPEN and self.conditional:
             label = f"cancel #{n} (venue cancels)"
-            self._answer(w, i, b._replace(venue=CANCELED), (confirm,), label, faults, log, add)
+            self._move(out, label, i, a, b._replace(venue=CANCELED), (confirm,), faults, log)
             raced = b._replace(venue=V_TRIG)
             label = f"cancel #{n} (the venue triggers it first, then rejects the cancel)"
-            self._answer(w, i, raced, (Msg(i, TRIGGER), Msg(i, "cancel_rejected")), label, faults, log, add)
+            self._move(out, label, i, a, raced, (Msg(i, TRIGGER), Msg(i, "cancel_rejected")), faults, log)
         elif b.venue == V_OPEN:
             label = f"cancel #{n} (venue cancels)"
-            self._answer(w, i, b._replace(venue=CANCELED), (confirm,), label, faults, log, add)
+            self._move(out, label, i, a, b._replace(venue=CANCELED), (confirm,), faults, log)
             raced = b._replace(venue=FILLED, vfilled=b.vqty)
             fills = tuple(Msg(i, FILL, u) for u in range(b.vfilled + 1, b.vqty + 1))
             label = f"cancel #{n} (the venue fills the rest, then confirms the cancel)"
-            self._answer(w, i, raced, (*fills, confirm), label, faults, log, add)
+            self._move(out, label, i, a, raced, (*fills, confirm), faults, log)
         else:
             label = f"cancel #{n} (venue: cancel_rejected, order {b.venue})"
-            self._answer(w, i, b, (Msg(i, "cancel_rejected"),), label, faults, log, add)
-        add(f"cancel #{n} (request lost)", World(put(w, i, b), w.channel), faults, log)
+            self._move(out, label, i, a, b, (Msg(i, "cancel_rejected"),), faults, log)
+        self._move(out, f"cancel #{n} (request lost)", i, a, b, (), faults, log)
 
-    def _venue_moves(self, w: World, i: int, a: Attempt, add: _Add) -> None:
+    def _venue_moves(self, i: int, a: Attempt, out: list[Move]) -> None:
         n = i + 1
 
         def move(action: str, c: Attempt, msg: Msg) -> None:
-            self._answer(w, i, c, (msg,), f"venue {action} #{n}", [], [], add)
+            self._move(out, f"venue {action} #{n}", i, a, c, (msg,), [], [])
 
         if a.venue == V_OPEN and self.conditional:
             move("triggers", a._replace(venue=V_TRIG), Msg(i, TRIGGER))
@@ -448,14 +499,65 @@ class Model:
         for unit in range(1, a.vfilled + 1):
             move(f"re-sends t{unit} of", a, Msg(i, FILL, unit))
 
-    def _channel_moves(self, w: World, add: _Add) -> None:
-        for m in dict.fromkeys(w.channel):
-            rest = remove(w.channel, m)
-            faults: list[Fault] = []
-            log: list[str] = []
-            b = self.deliver(w.attempts[m.attempt], m.attempt, m, faults, log)
-            add(f"deliver {render_msg(m)}", World(put(w, m.attempt, b), rest), faults, log)
-            add(f"channel loses {render_msg(m)}", World(w.attempts, rest), [], [])
-            if len(w.channel) < CHANNEL_BOUND:
-                more = tuple(sorted((*w.channel, m)))
-                add(f"channel duplicates {render_msg(m)}", World(w.attempts, more), [], [])
+    def _delivered(self, i: int, a: Attempt, m: Msg) -> tuple[Attempt, tuple[Fault, ...], tuple[str, ...]]:
+        """Report ``m`` delivered to attempt ``i`` (:meth:`deliver`): the attempt after it, the faults (a
+        decrease of its fills included), the log."""
+        faults: list[Fault] = []
+        log: list[str] = []
+        b = self.deliver(a, i, m, faults, log)
+        return b, (*faults, *self._decrease(i, a, b)), tuple(log)
+
+    def _whole_moves(self, attempts: tuple[Attempt, ...]) -> tuple[WholeMove, ...]:
+        """The moves of the whole intent, in this order: a resubmission (a new attempt, only when every
+        attempt is terminal, for what the venue has not filled: :meth:`resubmit_quantity`), a restart
+        (conditional orders: the channel and the trigger links not journaled are lost), a reconcile cycle
+        (when some attempt disagrees with the venue)."""
+        out: list[WholeMove] = []
+        terminal = self.machine.terminal
+        if len(attempts) < MAX_ATTEMPTS and all(a.local in terminal for a in attempts):
+            remaining = self.resubmit_quantity(attempts)
+            if remaining > 0:
+                inv = self.inv("order.model_check.unknown_resolved_before_resubmit")
+                faults: tuple[Fault, ...] = ()
+                if inv is not None:
+                    bad = checks_module.unknown_resolved_before_resubmit(attempts)
+                    faults = tuple(Fault(inv, d) for d in bad)
+                new = Attempt(self.machine.initial, remaining, (), False, V_NONE, remaining, 0)
+                label = f"resubmit: attempt #{len(attempts) + 1} for {remaining}"
+                out.append((label, (*attempts, new), faults, True))
+        if self.conditional:
+            restarted = tuple(
+                a._replace(linked=False) if a.linked and a.local != TRIGGERED else a for a in attempts
+            )
+            label = "restart (the reports in flight and the trigger links not journaled are lost)"
+            out.append((label, restarted, (), False))
+        if not all(self.agrees(a) for a in attempts):
+            world, label, faults = self.reconcile(World(attempts, ()))
+            after = world.attempts
+            decreased = (
+                f
+                for i, (a, b) in enumerate(zip(attempts, after, strict=True))
+                for f in self._decrease(i, a, b)
+            )
+            out.append((label, after, (*faults, *decreased), True))
+        return tuple(out)
+
+
+def _channel_ops(channel: tuple[Msg, ...]) -> tuple[ChannelOp, ...]:
+    """For each distinct report in flight: the report, the channel without it, the channel with it twice (None
+    when full), the labels of delivering, losing and duplicating it."""
+    out = []
+    for m in dict.fromkeys(channel):
+        more = tuple(sorted((*channel, m))) if len(channel) < CHANNEL_BOUND else None
+        text = render_msg(m)
+        out.append(
+            (
+                m,
+                remove(channel, m),
+                more,
+                f"deliver {text}",
+                f"channel loses {text}",
+                f"channel duplicates {text}",
+            )
+        )
+    return tuple(out)
