@@ -313,7 +313,13 @@ def test_params_filter(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "params", "--filter", "KILL_", "--width", "200")
     assert code == 0
     names = [line.split()[0] for line in out.splitlines()[1:]]
-    assert names == ["KILL_DAILY_HALT_SEC", "KILL_DRAWDOWN_HALT_SEC"]
+    assert names == [
+        "KILL_DAILY_HALT_SEC",
+        "KILL_DRAWDOWN_HALT_SEC",
+        "KILL_DAILY_HALT_UNTIL_UTC",
+        "ENTRY_DATA_QUALITY_ROLL_MIN",
+        "ENTRY_DATA_QUALITY_KILL_SEC",
+    ]
     code, out, _ = run(capsys, "params", "--filter", "execution.leverage", "--width", "200")
     names = [line.split()[0] for line in out.splitlines()[1:] if not line.startswith(" ")]
     assert "LEVERAGE_<SYMBOL>" in names

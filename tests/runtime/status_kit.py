@@ -88,6 +88,10 @@ class FakeControl:
     def request_stop(self) -> None:
         self.calls.append(("stop", ""))
 
+    def lift_guard(self, code: str, symbol: str | None = None) -> bool:
+        self.calls.append(("lift", code))
+        return code == "kill_drawdown"
+
 
 def free_port() -> int:
     """A port on 127.0.0.1 that was free a moment ago."""

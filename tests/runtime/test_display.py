@@ -285,7 +285,7 @@ def test_status_line_is_the_documented_plain_line() -> None:
     line = status_line(_snap(positions=(BTC,)))
     assert line == (
         "2022-01-09 12:34 UTC  bars 1234  pos BTC/USDT:USDT long 0.012@40000 stop 39840  net -1.23"
-        "  lag p95 3 ms  path p95 180 us  posture GREEN  entries enabled"
+        "  lag p95 3 ms  path p95 180 us  posture GREEN  debt 0.0  entries enabled"
     )
     sick = status_line(_snap(positions=(SHIB,), healthy=False, health_reason="loop failed"))
     assert "short 120000@0.0000123 stop - UNPROTECTED" in sick
@@ -374,6 +374,13 @@ FULL: dict[str, object] = {
     "fills": 28,
     "stops_placed": 12,
     "exits": {"stop_loss": 3, "take_profit": 5},
+    "reliability": {
+        "posture": "YELLOW",
+        "debt": 2.5,
+        "reconcile": {"cycles": 301},
+        "symbol_blocks": {"ETH/USDT:USDT": "foreign_position"},
+        "kpis": {"repair_success_ratio": 0.75, "protection_gap_longest_sec": 3.5},
+    },
 }
 
 
@@ -399,6 +406,9 @@ def test_render_summary_full() -> None:
     assert text.index("cooldown_active") < text.index("spread_too_wide")  # most frequent first
     assert _row(text, "take_profit").split() == ["take_profit", "5"]
     assert text.count("n/a") == 2  # p99 and ETH slippage: everything else is present
+    assert _row(text, "posture").split() == ["posture", "YELLOW"]
+    assert _row(text, "blocked symbols").endswith("ETH/USDT:USDT: foreign_position")
+    assert _row(text, "repair success ratio").split()[-1] == "0.75"
 
 
 def test_render_summary_sparse() -> None:

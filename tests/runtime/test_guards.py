@@ -39,7 +39,7 @@ def test_the_daily_loss_limit_halts_entries_and_never_exits(tmp_path: Path) -> N
     # a limit so small that the first losing round trip trips it
     _run(tmp_path, {"MAX_DAILY_LOSS_PCT": "0.00001", "KILL_DAILY_HALT_SEC": "0"}, 2500)
     events = _telemetry(tmp_path)
-    halted = [e for e in events if e["event"] == "runtime.halted"]
+    halted = [e for e in events if e["event"] == "kill.halted"]
     assert halted, "no halt: the run never lost? (the embedded month's second day loses)"
     assert halted[0]["kind"] == "daily_loss"
     assert halted[0]["severity"] == "critical"
@@ -47,8 +47,10 @@ def test_the_daily_loss_limit_halts_entries_and_never_exits(tmp_path: Path) -> N
     later_entries = [e for e in events if e["event"] == "entry.submitted" and e["ts_ms"] > t]
     day_end = (t // 86_400_000 + 1) * 86_400_000
     assert all(e["ts_ms"] >= day_end for e in later_entries), "an entry went out while halted"
-    blocked = [e for e in events if e["event"] == "entry.blocked" and e.get("reason") == "guard_entry_block"]
+    blocked = [e for e in events if e["event"] == "entry.blocked" and e.get("reason") == "kill_daily_loss"]
     assert any(t <= e["ts_ms"] < day_end for e in blocked)
+    state = json.loads((tmp_path / "guards.json").read_text())  # the halt is persisted in the run directory
+    assert "daily_loss" in json.dumps(state) or "kill_daily_loss" in json.dumps(state)
 
 
 def test_basic_entry_loop_holds_one_position_across_symbols(tmp_path: Path) -> None:
@@ -90,3 +92,25 @@ def test_a_pause_blocks_entries_until_resumed(tmp_path: Path) -> None:
     events = _telemetry(tmp_path)
     assert not [e for e in events if e["event"] == "entry.submitted"]
     assert [e for e in events if e["event"] == "entry.blocked" and e.get("reason") == "guard_entry_block"]
+
+
+def test_a_halt_in_the_run_directory_survives_into_the_next_run(tmp_path: Path) -> None:
+    """A drawdown halt (until the operator lifts it) saved in guards.json by an earlier run blocks every entry
+    of the next daemon on that directory, and is still there when it stops."""
+    from decimal import Decimal
+
+    from eclipse.clock import SimClock
+    from eclipse.reliability.guards import GuardSet, GuardSettings, GuardStateStore
+
+    store = GuardStateStore(tmp_path / "guards.json")
+    earlier = GuardSet(GuardSettings.load({"MAX_DRAWDOWN_PCT": "0.01"}), SimClock(1_641_800_000_000), store)
+    earlier.check_risk(Decimal(1000))
+    assert earlier.check_risk(Decimal(900))  # -10%: halted until lifted
+    env = {"MAX_DRAWDOWN_PCT": "0.01", "SCALPER_DEBUG_FORCE_ENTRY": "long"}
+    daemon = _run(tmp_path, env, 300)
+    events = _telemetry(tmp_path)
+    assert not [e for e in events if e["event"] == "entry.submitted"]
+    assert {e.get("reason") for e in events if e["event"] == "entry.blocked"} == {"kill_drawdown"}
+    assert daemon.guards is not None
+    assert [g.code for g in daemon.guards.active()] == ["kill_drawdown"]
+    assert "kill_drawdown" in (tmp_path / "guards.json").read_text()

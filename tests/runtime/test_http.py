@@ -130,7 +130,7 @@ def test_metrics_in_prometheus_text_format() -> None:
     run(scenario)
 
 
-@pytest.mark.parametrize("action", ["pause", "resume", "flatten", "stop"])
+@pytest.mark.parametrize("action", ["pause", "resume", "flatten", "stop", "lift"])
 def test_control_refused_without_a_configured_token(action: str) -> None:
     async def scenario(s: aiohttp.ClientSession, url: str, ctl: FakeControl) -> None:
         for headers in ({}, AUTH, {"Authorization": "Bearer "}):
@@ -141,7 +141,7 @@ def test_control_refused_without_a_configured_token(action: str) -> None:
     assert run(scenario, token="").calls == []
 
 
-@pytest.mark.parametrize("action", ["pause", "resume", "flatten", "stop"])
+@pytest.mark.parametrize("action", ["pause", "resume", "flatten", "stop", "lift"])
 def test_control_needs_the_right_token(action: str) -> None:
     async def scenario(s: aiohttp.ClientSession, url: str, ctl: FakeControl) -> None:
         wrong: tuple[dict[str, str], ...] = (
@@ -151,12 +151,16 @@ def test_control_needs_the_right_token(action: str) -> None:
             {"Authorization": TOKEN},
         )
         for headers in wrong:
-            async with s.post(f"{url}/control/{action}", json={"symbol": BTC}, headers=headers) as r:
+            async with s.post(
+                f"{url}/control/{action}", json={"symbol": BTC, "code": "kill_drawdown"}, headers=headers
+            ) as r:
                 assert r.status == 401
                 assert r.headers["WWW-Authenticate"].startswith("Bearer")
                 assert TOKEN not in await r.text()
         assert ctl.calls == []
-        async with s.post(f"{url}/control/{action}", json={"symbol": BTC}, headers=AUTH) as r:
+        async with s.post(
+            f"{url}/control/{action}", json={"symbol": BTC, "code": "kill_drawdown"}, headers=AUTH
+        ) as r:
             assert r.status in (200, 202)
             body = await r.json()
             assert body["ok"] is True
@@ -177,6 +181,10 @@ def test_control_actions_reach_the_daemon() -> None:
         ctl.flat = False
         async with s.post(f"{url}/control/flatten", json={"symbol": ETH}, headers=AUTH) as r:
             assert await r.json() == {"ok": True, "action": "flatten", "symbol": ETH, "flat": False}
+        async with s.post(f"{url}/control/lift", json={"code": "kill_drawdown"}, headers=AUTH) as r:
+            assert await r.json() == {"ok": True, "action": "lift", "code": "kill_drawdown", "lifted": True}
+        async with s.post(f"{url}/control/lift", json={"code": 3}, headers=AUTH) as r:
+            assert r.status == 400
         async with s.post(f"{url}/control/stop", headers=AUTH) as r:
             assert r.status == 202
 
@@ -186,6 +194,7 @@ def test_control_actions_reach_the_daemon() -> None:
         ("pause", "operator"),
         ("resume", ""),
         ("flatten", ETH),
+        ("lift", "kill_drawdown"),
         ("stop", ""),
     ]
 

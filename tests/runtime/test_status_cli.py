@@ -244,10 +244,22 @@ def test_default_dir_is_eclipse_run(
 
 def test_url_prints_the_daemon_status(capsys: pytest.CaptureFixture[str]) -> None:
     long_reason = "x" * 300
-    control = FakeControl(snap(healthy=False, health_reason=f"market loop restarting {long_reason}"))
+    reliability = {
+        "debt": 6.5,
+        "contradictions": [{"key": "position_mismatch:ETH/USDT:USDT"}],
+        "reconcile": {"cycles": 42, "state": "idle", "last_ms": 1_641_731_640_000},
+        "symbol_blocks": {"ETH/USDT:USDT": "position_mismatch"},
+        "kpis": {"repairs_succeeded": 3, "repairs_attempted": 4, "protection_gaps": 1},
+    }
+    control = FakeControl(
+        snap(healthy=False, health_reason=f"market loop restarting {long_reason}", reliability=reliability)
+    )
     with ServerThread(control) as srv:
         code, out, err = status(capsys, "--url", srv.url)
         assert code == 0, err
+        assert "reliability: debt 6.5  contradictions 1  reconcile 42 cycles, idle" in out
+        assert "repairs 3/4" in out
+        assert "blocked symbols:  ETH/USDT:USDT position_mismatch" in out
         assert "eclipse paper on binanceusdm" in out
         assert "health: UNHEALTHY - market loop restarting" in out
         assert f"{BTC}  long 0.012 @ 40000" in out

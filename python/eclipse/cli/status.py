@@ -227,6 +227,7 @@ def render_online(s: Mapping[str, Any]) -> list[str]:
         f"order path p50 {_ms(g('order_path_us_p50'), 'us')} p95 {_ms(g('order_path_us_p95'), 'us')}"
         f"  symbols {', '.join(map(str, g('symbols') or ())) or '-'}",
     ]
+    lines += _reliability_lines(g("reliability"))
     loops = [
         f"{r.get('name')} {r.get('state')}" + (f" ({r.get('crashes')} crashes)" if r.get("crashes") else "")
         for r in _rows(g("loops"))
@@ -264,6 +265,29 @@ def render_online(s: Mapping[str, Any]) -> list[str]:
     if isinstance(versions, Mapping) and versions:
         lines += _wrap("versions:", [f"{k} {v}" for k, v in versions.items()])
     return [_clip(line) for line in lines]
+
+
+def _reliability_lines(rel: object) -> list[str]:
+    """Debt, reconcile, blocked symbols and KPIs of the reliability loop (none without one)."""
+    if not isinstance(rel, Mapping) or not rel:
+        return []
+    rec = rel.get("reconcile") if isinstance(rel.get("reconcile"), Mapping) else {}
+    k = rel.get("kpis") if isinstance(rel.get("kpis"), Mapping) else {}
+    assert isinstance(rec, Mapping)
+    assert isinstance(k, Mapping)
+    lines = [
+        f"reliability: debt {_num(rel.get('debt'))}  contradictions {len(rel.get('contradictions') or ())}"
+        f"  reconcile {rec.get('cycles', 0)} cycles, {rec.get('state', '?')}, last {_ts(rec.get('last_ms'))}",
+        f"  repairs {k.get('repairs_succeeded', 0)}/{k.get('repairs_attempted', 0)}"
+        f"  mismatch debt {_num(k.get('mismatch_debt_min'))} min"
+        f"  unknown orders p95 {_ms(k.get('unknown_resolution_p95_ms'))}"
+        f"  protection gaps {k.get('protection_gaps', 0)}"
+        f" (longest {_num(k.get('protection_gap_longest_sec'))} s)",
+    ]
+    blocks = rel.get("symbol_blocks")
+    if isinstance(blocks, Mapping) and blocks:
+        lines += _wrap("  blocked symbols:", [f"{sym} {why}" for sym, why in blocks.items()])
+    return lines
 
 
 def _summary_items(summary: Mapping[str, object]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from eclipse import _core
 from eclipse.config.entry_knobs import entry_params
 from eclipse.config.exit_knobs import exit_params
+from eclipse.config.guard_knobs import guard_params
 from eclipse.config.parsers import (
     Parser,
     bool_parser,
@@ -25,6 +26,7 @@ from eclipse.config.parsers import (
     int_parser,
     path_parser,
 )
+from eclipse.config.reliability_knobs import reliability_params
 from eclipse.config.router_knobs import router_params
 from eclipse.config.runtime_knobs import runtime_params
 from eclipse.config.venue_knobs import venue_params
@@ -348,6 +350,10 @@ REGISTRY: tuple[Param, ...] = (
     *exit_params(Param),
     # --- the daemon (eclipse.config.runtime_knobs) ---
     *runtime_params(Param),
+    # --- the daemon's entry guards (eclipse.config.guard_knobs) ---
+    *guard_params(Param),
+    # --- the reliability loop (eclipse.config.reliability_knobs) ---
+    *reliability_params(Param),
 )
 
 _BY_NAME: Mapping[str, Param] = MappingProxyType({p.name: p for p in REGISTRY})

@@ -417,6 +417,14 @@ class ExecutionEngine:
                 del self._strays[next(iter(self._strays))]
         return applied
 
+    async def fetch_fills(self, symbol: str, since: int) -> list[Fill]:
+        """The venue's fills of ``symbol`` from ``since`` (paged; nothing applied)."""
+        return await self._fetch_fills(symbol, since)
+
+    async def apply_fill(self, fill: Fill) -> bool:
+        """Journal and apply one venue fill of a known order (deduplicated by trade id); True if applied."""
+        return await self._apply_fill(fill)
+
     async def _fetch_fills(self, symbol: str, since: int) -> list[Fill]:
         out: list[Fill] = []
         cursor = since

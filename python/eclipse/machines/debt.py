@@ -121,17 +121,21 @@ class BeliefDebt:
     def debt(self, at_ms: int | None = None) -> float:
         """The debt now, or at ``at_ms`` (which must be within the growth window before now)."""
         now = self._clock.now_ms()
-        t = now if at_ms is None else at_ms
+        return self._debt_at(now if at_ms is None else at_ms, now)
+
+    def growth_per_min(self) -> float:
+        """Debt change per minute over the trailing window (one reading of the clock: a clock that moves
+        between two readings must not put the window's start out of range)."""
+        now = self._clock.now_ms()
+        self._prune(now)
+        start = self._debt_at(now - self._window_ms, now)
+        return (self._debt_at(now, now) - start) / (self._window_ms / 60_000.0)
+
+    def _debt_at(self, t: int, now: int) -> float:
         if t > now or t < now - self._window_ms:
             raise ValueError(f"debt is known from {now - self._window_ms} to {now} ms, not at {t}")
         total = sum(c.debt_at(t, self._aging_ms) for c in self._open.values())
         return total + sum(c.debt_at(t, self._aging_ms) for c in self._resolved)
-
-    def growth_per_min(self) -> float:
-        """Debt change per minute over the trailing window."""
-        now = self._clock.now_ms()
-        self._prune(now)
-        return (self.debt(now) - self.debt(now - self._window_ms)) / (self._window_ms / 60_000.0)
 
     def _prune(self, now: int) -> None:
         horizon = now - self._window_ms

@@ -123,6 +123,9 @@ class ProtectionTracker:
         "_overdue_reported",
         "_runner",
         "_t_ms",
+        "gap_count",
+        "gap_longest_ms",
+        "gap_total_ms",
         "symbol",
     )
 
@@ -145,6 +148,12 @@ class ProtectionTracker:
         self._gap_since_ms: int | None = None
         self._overdue_reported = False
         self._runner = Runner(table if table is not None else PROTECTION, _GUARDS, self._refused)
+        self.gap_count = 0
+        """Gaps (an open position without a working stop, from the moment it is known) that closed."""
+        self.gap_total_ms = 0
+        """Their total length."""
+        self.gap_longest_ms = 0
+        """The longest of them."""
 
     # --- state ----------------------------------------------------------------------------------------------
     @property
@@ -302,6 +311,11 @@ class ProtectionTracker:
                     debt_sec=max(0, now - self._gap_since_ms - self._t_ms) / 1000.0,
                     trigger=event,
                 )
+            length = now - self._gap_since_ms
+            if length > 0:
+                self.gap_count += 1
+                self.gap_total_ms += length
+                self.gap_longest_ms = max(self.gap_longest_ms, length)
             self._gap_since_ms = None
             self._overdue_reported = False
         return out

@@ -4,7 +4,8 @@ deterministic stepper), graceful stop, status and control. See ``docs/daemon.md`
 Startup, each failure a clear one-line error: settings validated (before this class) -> the run directory
 locked -> venue opened -> clock skew measured (refused above ``CLOCK_SKEW_MAX_MS``) -> markets loaded and the
 symbols resolved -> equity read from the venue (capped by ``EQUITY_CAP_USDT``) -> ``ExecutionEngine.resume``
-before any entry -> features warmed up (saved state when recent, else fetched history) -> loops.
+-> the reliability loop's startup reconcile (before any entry) -> features warmed up (saved state when
+recent, else fetched history) -> loops.
 
 Stop (SIGINT / SIGTERM, ``--max-bars`` / ``--duration``, the control endpoint, the end of a replay): entries
 stop, resting entry orders are canceled, protective stops stay on the venue, the journal and telemetry are
@@ -32,12 +33,18 @@ from eclipse.errors import ConfigError, EclipseError
 from eclipse.execution.engine import EngineSettings, ExecutionEngine
 from eclipse.execution.journal import Journal
 from eclipse.execution.router.policy import sim_sleep
+from eclipse.machines.table import CompiledMachine
 from eclipse.market.bars import BAR_MS, Bar, OhlcvFrame
+from eclipse.reliability.guards import GuardEvent, GuardSet, GuardSettings, GuardStateStore
+from eclipse.reliability.loop import ReliabilityLoop
+from eclipse.reliability.provider import ReliabilityGuard
+from eclipse.reliability.settings import ReliabilitySettings
 from eclipse.runtime.feed import fetch_history
 from eclipse.runtime.guard import DaemonGuard
 from eclipse.runtime.http import StatusServer, StatusServerError
 from eclipse.runtime.metrics import DaemonMetrics
 from eclipse.runtime.observer import RunObserver
+from eclipse.runtime.reliability import start_reliability
 from eclipse.runtime.report import build_snapshot, build_summary, publish
 from eclipse.runtime.rundir import RunDir, RunDirLock
 from eclipse.runtime.settings import RuntimeSettings
@@ -124,6 +131,16 @@ class Daemon:
         self.observer = RunObserver(self.metrics)
         self.status_server: StatusServer | None = None
         self.guard = DaemonGuard(one_position=self._one_position)
+        self.reliability_settings = ReliabilitySettings.load(env, self.settings.profile)
+        self.guard_settings = GuardSettings.load(env, self.settings.profile)
+        self.guards: GuardSet | None = None
+        """The entry guards (kill switch, data quality, adaptive, anomaly, breach cooldown), set at start."""
+        self.provider = ReliabilityGuard(self.guard)
+        """What the entry gate reads: the daemon's blocks, the reliability loop, the entry guards."""
+        self.reliability: ReliabilityLoop | None = None
+        self.reconcile_table: CompiledMachine | None = None
+        self.posture_table: CompiledMachine | None = None
+        """The reconcile and posture machines to run (None: the code's; a test may set spec-compiled ones)."""
         self.bar_started_ns: int | None = None
         self.symbols: tuple[str, ...] = ()
         self.setup: VenueSetup | None = None
@@ -142,7 +159,6 @@ class Daemon:
         """A spot venue: no positions to reconcile (balances are the truth there)."""
         self._base_fees = Decimal(0)
         self._on_event = on_event
-        self._halt_until: dict[str, int] = {}
         self.health: Callable[[], tuple[bool, str]] = lambda: (True, "ok")
         self.loops_view: Callable[[], tuple[Any, ...]] = tuple
         self.clock_skew_ms = 0
@@ -180,6 +196,9 @@ class Daemon:
                 "TELEMETRY_PATH", str(path), f"a writable file path ({exc.strerror or exc})"
             ) from None
         self.telemetry = Telemetry(self._tee, setup.market)
+        # the guards' state (halts, cooldowns, pauses) survives a restart: it lives in the run directory
+        self.guards = GuardSet(self.guard_settings, setup.market, GuardStateStore(self.run_dir.guards))
+        self.provider.guards = self.guards
         self.started_ms = setup.market.now_ms()
         equity = await self._equity(setup)
         self.start_equity = equity
@@ -191,9 +210,10 @@ class Daemon:
             current = settings.router.max_notional
             capped = cap if current is None or current <= 0 else min(cap, current)
             settings = replace(settings, router=replace(settings.router, max_notional=capped))
-        # every submit is fsynced before the venue call (a power loss loses no order), except in simulated
-        # time, where nothing is at stake and the fsync would be most of the cost of an order
-        self.journal = Journal.open(self.run_dir.journal, durable_submits=mode is not RunMode.SIMULATED)
+        # live: every submit is fsynced before the venue call (a power loss loses no order); paper, sim and
+        # simulated time keep their venue's state no more durably than the page cache, so an fsync would only
+        # put the journal ahead of that venue (docs/journal.md, "Durability per mode"); kill -9 loses nothing
+        self.journal = Journal.open(self.run_dir.journal, durable_submits=mode is RunMode.LIVE)
         sleep = sim_sleep(setup.sim_clock) if setup.sim_clock is not None else asyncio.sleep
         engine, report = await ExecutionEngine.resume(
             self.journal,
@@ -203,7 +223,7 @@ class Daemon:
             settings,
             sleep=sleep,
             rng=random.Random(self.options.seed),
-            guard=self.guard,
+            guard=self.provider,
             symbols=self.symbols,
             check_positions=not self.spot,
         )
@@ -223,6 +243,7 @@ class Daemon:
             clock_skew_ms=self.clock_skew_ms,
             version=__version__,
         )
+        self.reliability = await start_reliability(self)  # before any entry: venue truth vs the journal
         await self._warm_up(setup, engine)
         self.metrics = DaemonMetrics(self.symbols, loops=_LOOPS)
         self.metrics.set_versions({"eclipse": __version__})
@@ -404,6 +425,8 @@ class Daemon:
         simulated time (``speed`` None) it is the wall time the handling took."""
         engine = self.engine
         assert engine is not None
+        if self.guards is not None:  # data quality and staleness see the bar before the entry does
+            self.guard_events(self.guards.on_bar(symbol, bar))
         started = self.bar_started_ns = perf_ns()
         await engine.on_bar(symbol, bar)
         self.bar_started_ns = None
@@ -431,9 +454,11 @@ class Daemon:
             )
 
     def before_close(self) -> None:
-        """Before the bars of one close are handled: the risk limits (once per close, not per symbol)."""
-        if self.engine is not None:
-            self._risk_check(self.engine)
+        """Before the bars of one close are handled: the kill switch on equity now and the guards' timed
+        work (once per close, not per symbol)."""
+        if self.engine is not None and self.guards is not None:
+            self.guard_events(self.guards.check_risk(self.equity_now()))
+            self.guards_tick()
 
     def after_close(self) -> None:
         """After the bars of one close: the drawdown the summary reports."""
@@ -444,39 +469,35 @@ class Daemon:
         basic = self.settings.entry_loop_mode == "basic"
         return basic and engine is not None and bool(engine.book.open_positions())
 
-    def _risk_check(self, engine: ExecutionEngine) -> None:
-        """Daily loss and drawdown limits halt entries (never exits)."""
-        now = engine.clock.now_ms()
-        for key, until in list(self._halt_until.items()):
-            if until and now >= until:
-                del self._halt_until[key]
-                self.guard.unblock(key)
-                assert self.telemetry is not None
-                self.telemetry.emit("runtime.halt_lifted", kind=key)
-        dd = engine.book.drawdown_pct(self.equity_now())
-        daily = engine.book.daily_pnl()
-        s = self.settings
-        if s.max_daily_loss_pct > 0 and daily < -Decimal(repr(s.max_daily_loss_pct)) * self.start_equity:
-            day_end = (now // 86_400_000 + 1) * 86_400_000
-            self._halt("daily_loss", f"daily PnL {daily:.2f}", now, s.daily_halt_sec, day_end)
-        if s.max_drawdown_pct > 0 and dd >= s.max_drawdown_pct:
-            self._halt("drawdown", f"drawdown {dd:.2%}", now, s.drawdown_halt_sec, 0)
-
-    def _halt(self, key: str, detail: str, now: int, halt_sec: float, default_until: int) -> None:
-        if self.guard.blocked(key):
+    def guard_events(self, events: list[GuardEvent]) -> None:
+        """Emit what the entry guards asked for; halts, pauses and alerts also go to the terminal."""
+        telemetry = self.telemetry
+        if telemetry is None:
             return
-        until = now + round(halt_sec * 1000) if halt_sec > 0 else default_until
-        self._halt_until[key] = until
-        self.guard.block(key, detail)
-        assert self.telemetry is not None
-        self.telemetry.emit("runtime.halted", kind=key, detail=detail, until_ms=until, severity="critical")
-        self.event(f"entries halted: {key} ({detail})")
+        for ev in events:
+            telemetry.emit(ev.name, **ev.fields)
+            f = ev.fields
+            if ev.name == "kill.halted":
+                self.event(f"entries halted: {f.get('kind')} ({f.get('detail')})")
+            elif ev.name == "kill.halt_lifted":
+                self.event(f"entries no longer halted: {f.get('kind')} ({f.get('how')})")
+            elif ev.name == "anomaly.detected":
+                self.event(f"entries paused: anomaly {f.get('kinds')} ({f.get('detail')})")
+            elif ev.name == "data.quality.roll_alert":
+                self.event(f"{f.get('symbol')}: entries blocked, data quality {f.get('roll_score')}")
+
+    def guards_tick(self) -> None:
+        """Time-driven guard work (expiries, rolling scores, anomaly detection); between bars too."""
+        if self.guards is not None:
+            self.guard_events(self.guards.evaluate())
 
     # --- telemetry and events --------------------------------------------------------------------------
     def _tee(self, record: Mapping[str, Scalar]) -> None:
         if self._sink is not None:
             self._sink(record)
         self.observer.on_telemetry(record)
+        if self.guards is not None:
+            self.guards.observe(record)
 
     def event(self, text: str) -> None:
         """A line for the operator (terminal / log)."""
@@ -516,6 +537,16 @@ class Daemon:
         if not self.stop_event.is_set():
             self.stop_reason = reason
             self.stop_event.set()
+
+    def lift_guard(self, code: str, symbol: str | None = None) -> bool:
+        """Lift an entry guard's halt or pause by its code (the operator's decision; logged and emitted)."""
+        if self.guards is None:
+            return False
+        lifted = self.guards.lift(code, symbol)
+        self.guards_tick()  # the guard's own lifted event goes out now
+        if lifted:
+            self.event(f"guard {code} lifted by the operator" + (f" on {symbol}" if symbol else ""))
+        return lifted
 
     def crash_limit(self, loop: str) -> None:
         """A loop crashed too often: entries stop (exits and protection carry on)."""

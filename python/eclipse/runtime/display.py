@@ -125,6 +125,7 @@ def _header(snap: StatusSnapshot) -> list[Text]:
         (snap.mode.upper(), "bold magenta"),
         f" @ {snap.venue}  clock {snap.clock}  {_utc(snap.now_ms)}  posture ",
         (snap.posture, _posture_style(snap.posture)),
+        f"  debt {snap.debt:.1f}",
     )
     line2 = Text.assemble(
         f"equity {_money(snap.equity)}  net ",
@@ -434,6 +435,7 @@ def status_line(snap: StatusSnapshot) -> str:
         f"lag p95 {_ms(snap.bar_lag_ms_p95)} ms",
         f"path p95 {_ms(snap.order_path_us_p95)} us",
         f"posture {snap.posture}",
+        f"debt {snap.debt:.1f}",
         f"entries {snap.entries}",
     ]
     if not snap.healthy:

@@ -1,6 +1,8 @@
 """The daemon's guard knobs provider: what blocks entries right now besides the engine's own vetoes (an
 operator pause, a risk halt, a crash-limited loop, the basic entry loop's one-position rule). Exits and
-protection never ask it. The reliability loop's posture controller plugs in here next (``posture``)."""
+protection never ask it. The reliability loop's provider
+(:class:`~eclipse.reliability.provider.ReliabilityGuard`) tightens these with the posture, the reconcile
+completeness and the entry guards."""
 
 from __future__ import annotations
 
@@ -17,8 +19,6 @@ class DaemonGuard:
     def __init__(self, *, one_position: Callable[[], bool] | None = None) -> None:
         self._blocks: dict[str, str] = {}
         self._one_position = one_position
-        self.posture = "GREEN"
-        """The posture shown in the status (static until the reliability loop drives it)."""
 
     def block(self, key: str, reason: str) -> None:
         """Block entries under ``key`` (pause, halt, crash_limit, ...) until :meth:`unblock`."""

@@ -1,10 +1,10 @@
 """The daemon's status server on loopback: ``GET /healthz``, ``/status``, ``/metrics`` and the control POSTs.
 
-Control actions (``POST /control/pause|resume|flatten|stop``) need ``Authorization: Bearer <STATUS_TOKEN>``:
-with no token configured every one is refused (403), a missing or wrong token is 401. Only loopback
-addresses are bound, and a request whose ``Host`` header names anything but loopback is refused (a web page
-cannot read the status through DNS rebinding). Bodies are limited to 64 KiB; a failing handler answers 500
-with a one-line JSON error and the daemon runs on.
+Control actions (``POST /control/pause|resume|flatten|stop|lift``) need ``Authorization: Bearer
+<STATUS_TOKEN>``: with no token configured every one is refused (403), a missing or wrong token is 401. Only
+loopback addresses are bound, and a request whose ``Host`` header names anything but loopback is refused (a
+web page cannot read the status through DNS rebinding). Bodies are limited to 64 KiB; a failing handler
+answers 500 with a one-line JSON error and the daemon runs on.
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ class StatusServer:
         app.router.add_post("/control/resume", self._resume)
         app.router.add_post("/control/flatten", self._flatten)
         app.router.add_post("/control/stop", self._stop)
+        app.router.add_post("/control/lift", self._lift)
         return app
 
     async def start(self) -> str:
@@ -250,7 +251,13 @@ class StatusServer:
         return _json(
             {
                 "get": ["/healthz", "/status", "/metrics"],
-                "post": ["/control/pause", "/control/resume", "/control/flatten", "/control/stop"],
+                "post": [
+                    "/control/pause",
+                    "/control/resume",
+                    "/control/flatten",
+                    "/control/stop",
+                    "/control/lift",
+                ],
                 "control": "enabled" if self._token else _NO_TOKEN,
             }
         )
@@ -313,6 +320,20 @@ class StatusServer:
         task.add_done_callback(self._tasks.discard)
         flat = await asyncio.shield(task)
         return _json({"ok": True, "action": "flatten", "symbol": symbol, "flat": bool(flat)})
+
+    async def _lift(self, request: web.Request) -> web.Response:
+        if (refused := self._authorize(request)) is not None:
+            return refused
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        code, symbol = body.get("code"), body.get("symbol")
+        if not isinstance(code, str) or not code.strip() or not (symbol is None or isinstance(symbol, str)):
+            return _error(400, 'the body must be {"code": "<guard code, e.g. kill_drawdown>", "symbol": ...}')
+        code = code.strip()[:_MAX_REASON]
+        _LOG.warning("status server: lift %s %s from %s", code, symbol or "(all symbols)", request.remote)
+        lifted = self.control.lift_guard(code, symbol)
+        return _json({"ok": True, "action": "lift", "code": code, "lifted": bool(lifted)})
 
     async def _stop(self, request: web.Request) -> web.Response:
         if (refused := self._authorize(request)) is not None:

@@ -24,7 +24,6 @@ from eclipse.contracts import IntentKind
 from eclipse.market.bars import BAR_MS, Bar
 from eclipse.runtime.daemon import Daemon
 from eclipse.runtime.feed import PollingBarFeed
-from eclipse.runtime.reconcile import PositionReconciler
 from eclipse.runtime.snapshot import StatusSnapshot
 from eclipse.runtime.supervisor import LoopSpec, Supervisor
 from eclipse.venues.errors import VenueError
@@ -70,7 +69,8 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
         on_crash_limit=daemon.crash_limit,
     )
     lock = daemon.engine_lock
-    reconciler = PositionReconciler(engine, daemon.symbols, spot=daemon.spot)
+    reliability = daemon.reliability
+    assert reliability is not None
     empty_polls = 0
 
     async def bars() -> None:
@@ -116,14 +116,16 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
             await asyncio.sleep(interval)
             async with lock:
                 await engine.tick()
+                daemon.guards_tick()
             sup.beat("tick")
 
     async def reconcile() -> None:
-        interval = max(5.0, market.wall_seconds(s.reconcile_interval_sec))
+        # the reliability loop runs the checks that are due (each has its period) as one machine cycle
+        interval = max(0.5, market.wall_seconds(daemon.reliability_settings.inflight_check_sec))
         while True:
             await asyncio.sleep(interval)
             async with lock:
-                await reconciler.run_cycle()
+                await reliability.run_cycle()
             sup.beat("reconcile")
 
     async def flush() -> None:
@@ -195,14 +197,13 @@ async def run_simulated(daemon: Daemon, view: StatusView | None = None, *, view_
     s = daemon.settings
     settle = round(s.bar_settle_sec * 1000)
     check = max(1, round(s.protection_check_sec * 1000))
-    reconcile_ms = round(s.reconcile_interval_sec * 1000)
-    reconciler = PositionReconciler(engine, daemon.symbols, spot=daemon.spot)
+    reliability = daemon.reliability
+    assert reliability is not None
     frames = {sym: source.frame(sym) for sym in daemon.symbols}
     cursor = {sym: daemon.feed_start.get(sym, clock.now_ms() - BAR_MS) for sym in daemon.symbols}
     index = {
         sym: int(np.searchsorted(frames[sym].ts_ms, cursor[sym], side="right")) for sym in daemon.symbols
     }
-    next_reconcile = clock.now_ms() + reconcile_ms
     daemon.health = lambda: (True, "ok")
     duration = daemon.options.duration_sec
     deadline = perf_ns() + round(duration * 1e9) if duration is not None else None
@@ -243,9 +244,7 @@ async def run_simulated(daemon: Daemon, view: StatusView | None = None, *, view_
             await daemon.handle_bar(sym, bar, None)
             index[sym] = i + 1
         daemon.after_close()
-        if clock.now_ms() >= next_reconcile:
-            await reconciler.run_cycle()
-            next_reconcile = clock.now_ms() + reconcile_ms
+        await reliability.run_cycle()  # the checks that are due, by market time
         if view is not None and daemon.observer.bars % view_every == 0:
             view.update(daemon.snapshot())
     if view is not None:

@@ -18,6 +18,7 @@ __all__ = [
     "BAR_LAG_BUCKETS",
     "ORDER_PATH_BUCKETS",
     "OTHER",
+    "POSTURES",
     "DaemonMetrics",
 ]
 
@@ -27,6 +28,8 @@ ORDER_PATH_BUCKETS: Final = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.0075, 0.01,
 )  # fmt: skip
 """Seconds from a decision to the order handed to the venue client: 50 us .. 10 ms."""
+POSTURES: Final = ("GREEN", "YELLOW", "ORANGE", "RED_LOCK", "POST_RED_WARMUP")
+"""The risk postures (``specs/posture.toml``), each a label value of ``eclipse_posture``."""
 OTHER: Final = "other"
 """The label value that stands for every value past a label's bound (or an unconfigured symbol)."""
 
@@ -124,6 +127,45 @@ class DaemonMetrics:
         )
         self.equity = Gauge("eclipse_equity_quote", "Account equity (quote).", registry=reg)
         self.build = Info("eclipse_build", "Versions of the running daemon.", registry=reg)
+        self.debt = Gauge(
+            "eclipse_belief_debt", "Belief debt (severity-weighted open contradictions).", registry=reg
+        )
+        self.debt_growth = Gauge(
+            "eclipse_belief_debt_growth_per_minute",
+            "Belief debt change per minute (trailing window).",
+            registry=reg,
+        )
+        self.posture = Gauge(
+            "eclipse_posture", "1 for the current risk posture, 0 for the others.", ["posture"], registry=reg
+        )
+        self.tradeable = Gauge(
+            "eclipse_symbol_tradeable",
+            "1 while the symbol's reconcile is complete and recent (entries possible), else 0.",
+            ["symbol"],
+            registry=reg,
+        )
+        self.mismatch_minutes = Gauge(
+            "eclipse_mismatch_debt_minutes", "Minutes with a contradiction open, this run.", registry=reg
+        )
+        self.repair_ratio = Gauge(
+            "eclipse_reconcile_repair_success_ratio",
+            "Reconcile repairs that succeeded / attempted.",
+            registry=reg,
+        )
+        self.unknown_resolution = Gauge(
+            "eclipse_unknown_order_resolution_seconds",
+            "Submit-to-resolution time of orders of unknown outcome.",
+            ["quantile"],
+            registry=reg,
+        )
+        self.protection_gap = Gauge(
+            "eclipse_protection_gap_seconds",
+            "Seconds open positions spent without a working stop: total and longest.",
+            ["stat"],
+            registry=reg,
+        )
+        for p in POSTURES:
+            self.posture.labels(posture=p).set(1 if p == "GREEN" else 0)
         for s in symbols:  # every configured symbol shows from the start
             self.bars.labels(symbol=s)
             self.bar_lag.labels(symbol=s)
@@ -192,6 +234,32 @@ class DaemonMetrics:
         """Account equity (quote)."""
         self.equity.set(float(value))
 
+    def set_reliability(self, status: Mapping[str, object], symbols: Iterable[str]) -> None:
+        """The reliability loop's gauges from its status (``runtime.reliability.reliability_status``)."""
+        if not status:
+            return
+        self.debt.set(_num(status.get("debt")))
+        self.debt_growth.set(_num(status.get("debt_growth_per_min")))
+        current = str(status.get("posture", ""))
+        for p in POSTURES:
+            self.posture.labels(posture=p).set(1 if p == current else 0)
+        blocks = status.get("symbol_blocks")
+        blocked = set(blocks) if isinstance(blocks, Mapping) else set()
+        for symbol in symbols:
+            self.tradeable.labels(symbol=self._symbol(symbol)).set(0 if symbol in blocked else 1)
+        kpis = status.get("kpis")
+        if isinstance(kpis, Mapping):
+            self.mismatch_minutes.set(_num(kpis.get("mismatch_debt_min")))
+            self.repair_ratio.set(_num(kpis.get("repair_success_ratio")))
+            self.unknown_resolution.labels(quantile="0.5").set(
+                _num(kpis.get("unknown_resolution_p50_ms")) / 1000
+            )
+            self.unknown_resolution.labels(quantile="0.95").set(
+                _num(kpis.get("unknown_resolution_p95_ms")) / 1000
+            )
+            self.protection_gap.labels(stat="total").set(_num(kpis.get("protection_gap_total_sec")))
+            self.protection_gap.labels(stat="longest").set(_num(kpis.get("protection_gap_longest_sec")))
+
     def set_versions(self, versions: Mapping[str, str]) -> None:
         """``eclipse_build_info``: one label per component (e.g. ``eclipse``, ``core``, ``ccxt``)."""
         self.build.info({_label_name(k): str(v) for k, v in versions.items()})
@@ -201,6 +269,14 @@ class DaemonMetrics:
     def render(self) -> bytes:
         """Every metric in the Prometheus text format (serve with :attr:`CONTENT_TYPE`)."""
         return generate_latest(self.registry)
+
+
+def _num(value: object) -> float:
+    """A float gauge value (None or anything odd: 0)."""
+    try:
+        return float(str(value)) if value is not None else 0.0
+    except ValueError:
+        return 0.0
 
 
 def _label_name(key: str) -> str:

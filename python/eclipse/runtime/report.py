@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from eclipse import __version__
 from eclipse.contracts import IntentKind
 from eclipse.runtime.observer import quantiles
+from eclipse.runtime.reliability import entry_reasons, reliability_status
 from eclipse.runtime.snapshot import PositionRow, StatusSnapshot
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def build_snapshot(self: Daemon) -> StatusSnapshot:
         peak = engine.book.peak_equity
         equity_now = self.equity_now()
         dd = float(max(Decimal(0), (peak - equity_now) / peak)) if peak else 0.0
-    reasons = self.guard.reasons()
+    reasons = entry_reasons(self)
     if engine is not None and not engine.entries_enabled:
         reasons.insert(0, "recovery left orders unresolved")
     now = setup.market.now_ms() if setup is not None else 0
@@ -64,7 +65,7 @@ def build_snapshot(self: Daemon) -> StatusSnapshot:
         started_ms=self.started_ms,
         now_ms=now,
         wall_ms=wall,
-        posture=self.guard.posture,
+        posture=self.reliability.current_posture.value if self.reliability is not None else "GREEN",
         entries="enabled" if not reasons else "blocked: " + "; ".join(reasons),
         equity=float(self.start_equity + realized - fees + unrealized),
         realized_pnl=float(realized),
@@ -90,6 +91,8 @@ def build_snapshot(self: Daemon) -> StatusSnapshot:
         trades=obs.trades,
         wins=obs.wins,
         versions={"eclipse": __version__},
+        debt=self.reliability.debt.debt() if self.reliability is not None else 0.0,
+        reliability=reliability_status(self),
     )
 
 
@@ -104,6 +107,7 @@ def publish(self: Daemon, snap: StatusSnapshot) -> None:
     m.set_equity(snap.equity)
     for row in snap.loops:
         m.set_up(row.name, row.state == "running")
+    m.set_reliability(snap.reliability, self.symbols)
 
 
 def build_summary(self: Daemon) -> dict[str, Any]:
@@ -125,4 +129,5 @@ def build_summary(self: Daemon) -> dict[str, Any]:
         "max_drawdown": round(self.max_drawdown, 8),
         "open_positions": [p.symbol for p in snap.positions],
         **self.observer.summary_fields(),
+        "reliability": dict(snap.reliability),
     }

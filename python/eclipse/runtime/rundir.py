@@ -45,6 +45,11 @@ class RunDir:
         return self.root / "telemetry.jsonl"
 
     @property
+    def guards(self) -> Path:
+        """The entry guards' state (halts, cooldowns, pauses): survives a restart."""
+        return self.root / "guards.json"
+
+    @property
     def features(self) -> Path:
         """Directory of the saved feature states."""
         return self.root / "features"

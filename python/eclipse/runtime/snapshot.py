@@ -125,6 +125,10 @@ class StatusSnapshot:
     trades: int = 0
     wins: int = 0
     versions: Mapping[str, str] = field(default_factory=dict)
+    debt: float = 0.0
+    """The belief debt of the reliability loop (0: belief equals the venue's truth)."""
+    reliability: Mapping[str, object] = field(default_factory=dict)
+    """Posture, debt, contradictions, symbol blocks, the last reconcile and the KPIs."""
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (tuples become lists)."""
@@ -152,4 +156,9 @@ class DaemonControl(Protocol):
 
     def request_stop(self) -> None:
         """Begin a graceful stop (as SIGTERM)."""
+        ...
+
+    def lift_guard(self, code: str, symbol: str | None = None) -> bool:
+        """Lift an entry guard's halt or pause by its code (``kill_drawdown``, ``anomaly_pause`` ...), for one
+        symbol or every one; True when something was lifted."""
         ...

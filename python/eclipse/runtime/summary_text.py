@@ -77,6 +77,7 @@ _KNOWN = frozenset(
         "fills",
         "stops_placed",
         "exits",
+        "reliability",
     }
 )
 
@@ -141,7 +142,25 @@ def _summary_parts(s: Mapping[str, object]) -> tuple[list[tuple[str, str]], list
         items = _mapping_rows(v, kind)
         text = _scalar(v) if items is None else "none"
         sections.append(_Section(title, head, "count" if kind else "bps", tuple(items or ()) or text))
+    sections.append(_Section("reliability", "kpi", "value", _reliability_rows(s.get("reliability")) or _NA))
     return rows, sections
+
+
+def _reliability_rows(v: object) -> tuple[tuple[str, str], ...]:
+    """Posture, debt, reconcile cycles, blocked symbols and the KPIs of the reliability loop."""
+    if not isinstance(v, Mapping) or not v:
+        return ()
+    rows = [("posture", _scalar(v.get("posture"))), ("belief debt", _scalar(v.get("debt")))]
+    rec = v.get("reconcile")
+    if isinstance(rec, Mapping):
+        rows.append(("reconcile cycles", _scalar(rec.get("cycles"))))
+    blocks = v.get("symbol_blocks")
+    if isinstance(blocks, Mapping) and blocks:
+        rows.append(("blocked symbols", _plain(", ".join(f"{k}: {w}" for k, w in blocks.items()))))
+    kpis = v.get("kpis")
+    if isinstance(kpis, Mapping):
+        rows += [(_plain(str(k)).replace("_", " "), _scalar(val)) for k, val in kpis.items()]
+    return tuple(rows)
 
 
 def _fit(line: str, width: int = SUMMARY_WIDTH) -> str:

@@ -177,6 +177,15 @@ class FaultyVenue:
         return self._inner
 
     @property
+    def plan(self) -> FaultPlan:
+        """The faults in force; replace it to change them mid-test (e.g. faults, then quiet)."""
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: FaultPlan) -> None:
+        self._plan = plan
+
+    @property
     def name(self) -> str:
         """``faulty:<inner>``."""
         return f"faulty:{self._inner.name}"

@@ -98,6 +98,10 @@ class ProtectionManager:
         if self.on_refusal is not None and record.get("event") == "protection.transition_refused":
             self.on_refusal(record)
 
+    def trackers(self) -> tuple[ProtectionTracker, ...]:
+        """Every symbol's protection tracker created so far."""
+        return tuple(self._trackers.values())
+
     def entries_blocked(self, symbol: str) -> bool:
         """True while ``symbol``'s position has been uncovered for longer than T_protect."""
         tr = self._trackers.get(symbol)

@@ -39,15 +39,14 @@ from eclipse.clock import Clock
 from eclipse.contracts import (
     Fill,
     FillRecorded,
-    IntentCreated,
     IntentKind,
     JournalEvent,
     OrderAcked,
     OrderReport,
     OrderResolved,
-    OrderSubmitting,
     PositionChanged,
 )
+from eclipse.execution.journal.adoption import adoption_records
 from eclipse.execution.journal.client_ids import ClientId, parse_client_id
 from eclipse.execution.journal.recovery_report import (
     AdoptedOrder,
@@ -302,47 +301,9 @@ class _Recovery:
             parsed = parse_client_id(cid)
             if cid is None or parsed is None:  # pragma: no cover - filtered by ``consider``
                 continue
-            now = self.clock.now_ms()
-            events: list[JournalEvent] = []
-            if parsed.intent_id not in intents:
-                intents.add(parsed.intent_id)
-                is_entry = parsed.entry_side is not None
-                ref = r.avg_price or r.price or r.trigger_price or Decimal(0)
-                events.append(
-                    IntentCreated(
-                        r.ts_ms,
-                        parsed.intent_id,
-                        IntentKind.ENTRY if is_entry else parsed.kind,
-                        r.symbol,
-                        parsed.entry_side or r.side,
-                        r.qty if parsed.kind is IntentKind.ENTRY or not is_entry else None,
-                        ref,
-                    )
-                )
-            events.append(
-                OrderSubmitting(
-                    r.ts_ms,
-                    parsed.intent_id,
-                    cid,
-                    parsed.kind,
-                    r.symbol,
-                    r.side,
-                    r.type,
-                    r.qty,
-                    r.price,
-                    r.trigger_price,
-                    r.reduce_only,
-                    r.close_position,
-                    0,
-                    recovered=True,
-                )
-            )
-            events.append(OrderAcked(now, cid, r.order_id, r.status, r.filled))
-            if r.status.terminal:
-                events.append(
-                    OrderResolved(now, cid, r.status, detail="adopted at recovery", filled=r.filled)
-                )
-            else:
+            events = adoption_records(r, parsed, intents, self.clock.now_ms(), "adopted at recovery")
+            intents.add(parsed.intent_id)
+            if not r.status.terminal:
                 self.live.append(cid)
             self.journal.append_many(events)
             self.adopted.append(AdoptedOrder(cid, r.symbol, parsed.kind, r.status, r.filled, how))
