@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.reliability.guards_kit import guard_set, rec
 
 from eclipse.clock import SimClock
 from eclipse.contracts import EntryIntent, Side
@@ -28,12 +29,7 @@ TRIGGERS = [
 def make(
     env: dict[str, str] | None = None, store: GuardStateStore | None = None
 ) -> tuple[GuardSet, SimClock]:
-    clock = SimClock(T0)
-    return GuardSet(GuardSettings.load({**BASE, **(env or {})}), clock, store), clock
-
-
-def rec(clock: SimClock, event: str, **fields: object) -> dict[str, object]:
-    return {"event": event, "schema": 1, "ts_ms": clock.now_ms(), **fields}
+    return guard_set(T0, BASE, env, store)
 
 
 def adaptive(events: list[GuardEvent]) -> list[dict[str, object]]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.reliability.guards_kit import guard_set, rec
 
 from eclipse.clock import SimClock
 from eclipse.reliability.guards import GuardEvent, GuardSet, GuardSettings, GuardStateStore
@@ -19,12 +20,7 @@ BASE = {"ENTRY_DATA_MAX_STALE_SEC": "0", "ADAPTIVE_GUARD_ENABLED": "0", "STOP_BR
 def make(
     env: dict[str, str] | None = None, store: GuardStateStore | None = None
 ) -> tuple[GuardSet, SimClock]:
-    clock = SimClock(T0)
-    return GuardSet(GuardSettings.load({**BASE, **(env or {})}), clock, store), clock
-
-
-def rec(clock: SimClock, event: str, **fields: object) -> dict[str, object]:
-    return {"event": event, "schema": 1, "ts_ms": clock.now_ms(), **fields}
+    return guard_set(T0, BASE, env, store)
 
 
 def detected(events: list[GuardEvent]) -> list[dict[str, object]]:

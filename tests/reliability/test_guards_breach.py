@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.reliability.guards_kit import guard_set
+
 from eclipse.clock import SimClock
 from eclipse.reliability.guards import GuardEvent, GuardSet, GuardSettings, GuardStateStore
 
@@ -14,8 +16,7 @@ BASE = {"ENTRY_DATA_MAX_STALE_SEC": "0", "ANOMALY_GUARD_ENABLED": "0"}
 def make(
     env: dict[str, str] | None = None, store: GuardStateStore | None = None
 ) -> tuple[GuardSet, SimClock]:
-    clock = SimClock(T0)
-    return GuardSet(GuardSettings.load({**BASE, **(env or {})}), clock, store), clock
+    return guard_set(T0, BASE, env, store)
 
 
 def breach(clock: SimClock, symbol: str | None = "BTCUSDT") -> dict[str, object]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.reliability.guards_kit import guard_set
 
 from eclipse.clock import SimClock
 from eclipse.errors import ConfigError
@@ -24,8 +25,7 @@ SYM = "BTCUSDT"
 def make(
     env: dict[str, str] | None = None, store: GuardStateStore | None = None
 ) -> tuple[GuardSet, SimClock]:
-    clock = SimClock(T0)
-    return GuardSet(GuardSettings.load(env or {}), clock, store), clock
+    return guard_set(T0, {}, env, store)
 
 
 def bar(minute: int, **prices: float) -> Bar:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.reliability.guards_kit import guard_set, rec
 
 import eclipse.reliability.guards as guards_pkg
 from eclipse.clock import SimClock
@@ -27,12 +28,7 @@ ENV = {"MAX_DAILY_LOSS_PCT": "0.02", "MAX_DRAWDOWN_PCT": "0.1"}
 def make(
     env: dict[str, str] | None = None, store: GuardStateStore | None = None
 ) -> tuple[GuardSet, SimClock]:
-    clock = SimClock(T0)
-    return GuardSet(GuardSettings.load({**ENV, **(env or {})}), clock, store), clock
-
-
-def rec(clock: SimClock, event: str, **fields: object) -> dict[str, object]:
-    return {"event": event, "schema": 1, "ts_ms": clock.now_ms(), **fields}
+    return guard_set(T0, ENV, env, store)
 
 
 def good_bar(clock: SimClock) -> Bar:

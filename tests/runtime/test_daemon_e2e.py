@@ -11,10 +11,8 @@ import signal
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.runtime.daemon_kit import (
     SECRET,
     TOKEN,
@@ -23,7 +21,6 @@ from tests.runtime.daemon_kit import (
     journal_fills,
     protected_position,
     spawn,
-    start_sim,
     status,
     stop_daemon,
     truth,
@@ -33,17 +30,6 @@ from tests.runtime.daemon_kit import (
 from eclipse.contracts import IntentKind, OrderAcked, OrderResolved, OrderSubmitting, OrderUnknown
 from eclipse.execution.journal import Journal, JournalError
 from eclipse.venues.sim.runner import SimServerThread
-
-SPEED = 300.0  # five bars a second
-
-
-@pytest.fixture
-def sim() -> Iterator[SimServerThread]:
-    server = start_sim(SPEED)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _everything_written(run_dir: Path, *outputs: str) -> str:

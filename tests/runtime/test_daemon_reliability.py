@@ -7,29 +7,16 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-from tests.runtime.daemon_kit import RAW, daemon_env, spawn, start_sim, status, stop_daemon, truth, wait_for
+from tests.runtime.daemon_kit import RAW, daemon_env, spawn, status, stop_daemon, truth, wait_for
 
 from eclipse.venues.sim.model import PlaceRequest
 from eclipse.venues.sim.runner import SimServerThread
 from eclipse.venues.sim.walk import liquidate
 from eclipse.venues.types import OrderType, Side
-
-SPEED = 300.0
-
-
-@pytest.fixture
-def sim() -> Iterator[SimServerThread]:
-    server = start_sim(SPEED)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _events(run_dir: Path, name: str) -> list[dict[str, Any]]:

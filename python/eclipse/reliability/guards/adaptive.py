@@ -101,11 +101,8 @@ class AdaptiveGuard:
             action = "extend"
         else:
             return
-        o = self._overrides[scope]
         self.changed = True
-        self.out.put(
-            "guard.adaptive", symbol=scope, trigger=name, delta=o.delta, until_ms=o.until_ms, action=action
-        )
+        self._announce(scope, self._overrides[scope], action)
 
     def evaluate(self, now: int) -> None:
         """Drop the raises that expired (``guard.adaptive`` with action=expired)."""
@@ -113,14 +110,7 @@ class AdaptiveGuard:
             if o.until_ms <= now:
                 del self._overrides[scope]
                 self.changed = True
-                self.out.put(
-                    "guard.adaptive",
-                    symbol=scope,
-                    trigger=o.trigger,
-                    delta=o.delta,
-                    until_ms=o.until_ms,
-                    action="expired",
-                )
+                self._announce(scope, o, "expired")
 
     def delta(self, symbol: str | None, now: int) -> tuple[float, list[str]]:
         """The raise in force for ``symbol`` (the larger of its own and the all-symbol one), its triggers."""
@@ -165,18 +155,22 @@ class AdaptiveGuard:
         scopes = [s for s in self._overrides if symbol is None or s == symbol]
         for scope in scopes:
             o = self._overrides.pop(scope)
-            self.out.put(
-                "guard.adaptive",
-                symbol=scope,
-                trigger=o.trigger,
-                delta=o.delta,
-                until_ms=o.until_ms,
-                action="lifted",
-            )
+            self._announce(scope, o, "lifted")
         self.changed |= bool(scopes)
         return bool(scopes)
 
     # --- persistence ----------------------------------------------------------------------------------------
+    def _announce(self, scope: str, o: _Override, action: str) -> None:
+        """``guard.adaptive`` for an override that started, was extended, expired or was lifted."""
+        self.out.put(
+            "guard.adaptive",
+            symbol=scope,
+            trigger=o.trigger,
+            delta=o.delta,
+            until_ms=o.until_ms,
+            action=action,
+        )
+
     def dump(self) -> dict[str, object]:
         """The raises by scope (``*`` = every symbol)."""
         return {
