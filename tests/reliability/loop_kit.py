@@ -3,7 +3,7 @@ with a :class:`ReliabilityLoop` over it, and helpers that change the venue under
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +16,46 @@ from eclipse.reliability.provider import ReliabilityGuard
 from eclipse.reliability.settings import ReliabilitySettings
 from eclipse.runtime.guard import DaemonGuard
 from eclipse.telemetry import MemorySink
+from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.protocol import Venue
-from eclipse.venues.types import OrderRequest, OrderType, Side
+from eclipse.venues.types import Fill, OrderReport, OrderRequest, OrderType, Side
 
-__all__ = ["SYM", "Rig", "manual_order", "rig"]
+__all__ = ["SYM", "BinanceFills", "Rig", "manual_order", "rig"]
+
+
+class BinanceFills:
+    """``inner`` as Binance USD-M answers: fills carry no client order id (``userTrades`` has none), so a fill
+    is ours only through its order's venue id; plus switches that fail lookups or fill reads, and one exit
+    whose answer is lost after the venue acted."""
+
+    def __init__(self, inner: Any, *, strip_cid: bool = True) -> None:
+        self._inner = inner
+        self.strip_cid = strip_cid
+        self.lose_next_exit_answer = False
+        self.fail_lookups = False
+        self.fail_fills = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def create_order(self, req: OrderRequest) -> OrderReport:
+        rep: OrderReport = await self._inner.create_order(req)
+        if self.lose_next_exit_answer and req.client_order_id.startswith("X-"):
+            self.lose_next_exit_answer = False
+            raise VenueError(VenueErrorKind.OUTCOME_UNKNOWN, "timeout after the venue acted")
+        return rep
+
+    async def fetch_order(self, *args: Any, **kw: Any) -> OrderReport:
+        if self.fail_lookups:
+            raise VenueError(VenueErrorKind.NETWORK, "injected")
+        rep: OrderReport = await self._inner.fetch_order(*args, **kw)
+        return rep
+
+    async def fetch_fills(self, symbol: str, since_ms: int | None = None, limit: int = 500) -> list[Fill]:
+        if self.fail_fills:
+            raise VenueError(VenueErrorKind.NETWORK, "injected")
+        fills: list[Fill] = await self._inner.fetch_fills(symbol, since_ms=since_ms, limit=limit)
+        return [replace(f, client_order_id=None) for f in fills] if self.strip_cid else fills
 
 
 @dataclass

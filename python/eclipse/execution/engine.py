@@ -187,6 +187,8 @@ class ExecutionEngine:
         self.blocked: dict[str, str] = {}
         """symbol -> why entries there are blocked (its position differs from the venue): never exits."""
         self._strays: dict[tuple[str, str], None] = {}
+        self.fills_failed: set[str] = set()
+        """Symbols whose last fill fetch failed (the book may lag the venue there until one succeeds)."""
 
     # --- PositionView (the scanner's one-position-per-symbol rule) -----------------------------------------
     def has_position(self, symbol: str) -> bool:
@@ -398,8 +400,10 @@ class ExecutionEngine:
             try:
                 fills = await self._fetch_fills(sym, since - FILL_SLACK_MS)
             except VenueError as err:
+                self.fills_failed.add(sym)
                 self.telemetry.emit("fills.fetch_failed", symbol=sym, error_kind=err.kind, detail=str(err))
                 continue
+            self.fills_failed.discard(sym)
             strays: list[Fill] = []
             for fill in sorted(fills, key=lambda f: (f.ts_ms, f.trade_id)):
                 if await self._apply_fill(fill):

@@ -107,7 +107,8 @@ def order_changed(engine: ExecutionEngine, order: TrackedOrder, event: JournalEv
 async def record_report(engine: ExecutionEngine, order: TrackedOrder, rep: OrderReport, detail: str) -> None:
     """Journal the venue's report ``rep`` of ``order`` (its machine follows); a triggered conditional is
     followed to the regular order it became."""
-    for ev in report_records(engine.clock.now_ms(), order.client_order_id, rep, detail):
+    acked = order.venue_id is not None
+    for ev in report_records(engine.clock.now_ms(), order.client_order_id, rep, detail, acked=acked):
         engine.recorder.append(ev)
     if order.actual_id is not None:
         await follow_trigger(engine, order)

@@ -301,10 +301,10 @@ class OrderLedger:
         if order_id is not None:
             space = IdSpace.ALGO if order.conditional else IdSpace.ORDER
             order.venue_id = VenueOrderId(symbol, space, order_id)
-            self._by_venue[order.venue_id] = order.client_order_id
+            self._by_venue.setdefault(order.venue_id, order.client_order_id)  # a venue id names one order
         if triggered_id is not None and order.conditional:
             order.actual_id = VenueOrderId(symbol, IdSpace.ORDER, triggered_id)
-            self._by_venue[order.actual_id] = order.client_order_id
+            self._by_venue.setdefault(order.actual_id, order.client_order_id)
         if filled is not None and filled > order.venue_filled:
             order.venue_filled = filled
         event = _STATUS_EVENT.get(status)

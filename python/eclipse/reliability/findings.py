@@ -32,7 +32,15 @@ from eclipse.venues.types import OrderReport, Position, Side
 if TYPE_CHECKING:
     from eclipse.execution.engine import ExecutionEngine
 
-__all__ = ["INFLIGHT_STATES", "Finding", "VenueEvidence", "diff", "gather", "signed_positions"]
+__all__ = [
+    "INFLIGHT_STATES",
+    "Finding",
+    "VenueEvidence",
+    "diff",
+    "gather",
+    "ours_unsettled",
+    "signed_positions",
+]
 
 INFLIGHT_STATES = frozenset({"submitting", "unknown"})
 """Order states whose outcome the venue has not told us yet."""
@@ -74,6 +82,16 @@ class Finding:
     detail: str
     subject: str = ""
     """The order's client id (or venue id for a foreign order) the finding is about."""
+
+
+def ours_unsettled(engine: ExecutionEngine, symbol: str) -> bool:
+    """True while an order of ours on ``symbol`` may explain a position difference: of unknown outcome, live
+    without a venue id, a conditional that triggered and is being followed, or with fills the book has not
+    applied yet. A venue position is never called foreign, nor a venue fill someone else's, meanwhile."""
+    for o in engine.orders.live(symbol):
+        if o.state in INFLIGHT_STATES or o.venue_id is None or o.state == "triggered":
+            return True
+    return any(o.uncounted for o in engine.orders.orders.values() if o.symbol == symbol)
 
 
 def signed_positions(positions: Iterable[Position]) -> dict[str, Position]:
@@ -151,7 +169,11 @@ def diff(
             there = evidence.signed(symbol)
             if book == there:
                 continue
-            kind = "unknown_position" if book == 0 else "position_mismatch"
+            excess = book != 0 and (there > 0) == (book > 0) and abs(there) > abs(book)
+            if (book == 0 or excess) and not ours_unsettled(engine, symbol):
+                kind = "unknown_position"  # not ours (or someone added to ours): the foreign policy decides
+            else:
+                kind = "position_mismatch"
             out.append(Finding(kind, f"{kind}:{symbol}", symbol, f"book {book} venue {there}"))
     if check_protection:
         for symbol in sorted(engine.book.open_positions()):

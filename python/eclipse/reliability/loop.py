@@ -33,7 +33,7 @@ from eclipse.machines.debt import BeliefDebt
 from eclipse.machines.posture import Posture, PostureController
 from eclipse.machines.reconcile import ReconcileCycle
 from eclipse.machines.table import CompiledMachine
-from eclipse.reliability.findings import Finding, VenueEvidence, diff, gather
+from eclipse.reliability.findings import POSITIONS_KEY, Finding, VenueEvidence, diff, gather
 from eclipse.reliability.kpis import ReliabilityKpis
 from eclipse.reliability.repair import Repairer, RepairOutcome
 from eclipse.reliability.settings import ReliabilitySettings
@@ -46,7 +46,7 @@ __all__ = ["CHECKS", "ReconcileSummary", "ReliabilityLoop"]
 CHECKS = ("inflight", "orders", "positions", "protection")
 _COVERS: Mapping[str, frozenset[str]] = {
     "inflight": frozenset({"order_unknown"}),
-    "orders": frozenset({"missing_order", "orphan_order"}),
+    "orders": frozenset({"missing_order", "orphan_order", "foreign_order"}),
     "positions": frozenset({"position_mismatch", "unknown_position"}),
     "protection": frozenset({"unprotected_position"}),
 }
@@ -140,6 +140,9 @@ class ReliabilityLoop:
         self._last_run: dict[str, int] = {}
         self._full_next = True
         self._failing = False
+        self._key_symbol: dict[str, str] = {}  # contradiction key -> its symbol
+        self.failing_symbols: set[str] = set()
+        """Symbols whose orders or fills could not be read by the last cycle (left out of it)."""
         self.last_complete_ms: dict[str, int] = {}
         """symbol -> when its last positions check completed with nothing left on it."""
         self.blocks: dict[str, str] = {}
@@ -154,7 +157,7 @@ class ReliabilityLoop:
         """Why entries on ``symbol`` are blocked by reconcile now (None: tradeable)."""
         if symbol in self.blocks:
             return self.blocks[symbol]
-        if self._failing:
+        if self._failing or symbol in self.failing_symbols:
             return "reconcile_failing"
         last = self.last_complete_ms.get(symbol)
         if last is None:
@@ -198,7 +201,8 @@ class ReliabilityLoop:
 
     async def run_cycle(self, *, force: bool = False) -> ReconcileSummary | None:
         """Run the due checks as one cycle of the machine; None when nothing ran (nothing due, or backing
-        off). ``force`` runs every check (startup)."""
+        off). ``force`` runs every check (startup). An unexpected exception ends the cycle on the machine
+        (a failure: backoff, the next cycle runs every check) before it propagates to the supervisor."""
         self.cycle.tick()
         if not self.cycle.can_start():
             self.tick()
@@ -207,10 +211,26 @@ class ReliabilityLoop:
         if not checks:
             self.tick()
             return None
-        engine = self.engine
-        now = engine.clock.now_ms()
         self.cycle.start()
         self.cycles += 1
+        before = {symbol: self.symbol_block(symbol) for symbol in self.symbols}
+        try:
+            summary = await self._cycle(checks)
+            self._announce(before)
+            return summary
+        except BaseException:
+            if self.cycle.state == "fetching":
+                self.cycle.fetch_failed()
+            elif self.cycle.state == "diffing":
+                self.cycle.diffed(clean=False)
+            if self.cycle.state == "repairing":
+                self.cycle.repair_failed()
+            self._full_next = self._failing = True
+            raise
+
+    async def _cycle(self, checks: tuple[str, ...]) -> ReconcileSummary:
+        engine = self.engine
+        now = engine.clock.now_ms()
         positions = "positions" in checks
         listing = positions or "orders" in checks
         symbols = sorted(
@@ -222,19 +242,27 @@ class ReliabilityLoop:
         )
         for c in checks:
             self._last_run[c] = now
-        if evidence.failed:
+        if POSITIONS_KEY in evidence.failed or (evidence.failed and not positions):
             return self._fetch_failed(checks, evidence)
+        # a symbol whose orders or fills could not be read is left out of this cycle (its last state stands,
+        # it is blocked as failing); the others are diffed and repaired
+        failed = set(evidence.failed) | (engine.fills_failed & set(symbols))
+        self.failing_symbols = failed
         self.cycle.fetched()
-        findings = diff(
-            engine,
-            evidence,
-            self.symbols,
-            inflight_age_ms=round(self.settings.inflight_age_sec * 1000),
-            check_inflight="inflight" in checks,
-            check_protection="protection" in checks,
-        )
+        findings = [
+            f
+            for f in diff(
+                engine,
+                evidence,
+                self.symbols,
+                inflight_age_ms=round(self.settings.inflight_age_sec * 1000),
+                check_inflight="inflight" in checks,
+                check_protection="protection" in checks,
+            )
+            if f.symbol not in failed
+        ]
         actionable = self._classify(findings)
-        self._update_debt(checks, evidence, findings, actionable)
+        self._update_debt(checks, evidence, findings, actionable, failed)
         self.cycle.diffed(clean=not actionable)
         outcome = RepairOutcome()
         if actionable:
@@ -245,17 +273,17 @@ class ReliabilityLoop:
             else:
                 self.cycle.repaired()
             for key in outcome.done:
+                self._key_symbol.pop(key, None)
                 if self.debt.is_open(key):
                     self.posture.resolve_contradiction(key)
             self.kpis.repairs(outcome.attempted, outcome.succeeded)
-        else:
-            self._full_next = False
         if outcome.venue_errors == 0:
-            self._full_next = False
+            self._full_next = bool(failed)
         if positions or (self.spot and listing):
-            self._completeness(symbols, findings, outcome)
+            self._completeness([s for s in symbols if s not in failed], findings, outcome)
         self.tick()
-        return self._summary(checks, True, findings, outcome)
+        error = "; ".join(f"{k}: {v}" for k, v in sorted(evidence.failed.items()))
+        return self._summary(checks, not failed, findings, outcome, error)
 
     def tick(self) -> None:
         """Between cycles: the posture re-evaluated (debt ages), KPIs sampled."""
@@ -293,16 +321,24 @@ class ReliabilityLoop:
         ev: VenueEvidence,
         findings: Sequence[Finding],
         actionable: Sequence[Finding],
+        failed: set[str],
     ) -> None:
         seen = {f.key for f in findings}
         covered = frozenset().union(*(_COVERS[c] for c in checks if c != "orders" or ev.listed))
         for c in self.debt.open_contradictions():
-            if c.kind in covered and c.key not in seen:
+            left_out = self._key_symbol.get(c.key) in failed  # a symbol not read this cycle keeps its debt
+            if c.kind in covered and c.key not in seen and not left_out:
                 self.posture.resolve_contradiction(c.key)
-        for key in [k for k, f in self.acknowledged.items() if k not in seen and _covered(f, checks, ev)]:
+                self._key_symbol.pop(c.key, None)
+        for key in [
+            k
+            for k, f in self.acknowledged.items()
+            if k not in seen and f.symbol not in failed and _covered(f, checks, ev)
+        ]:
             del self.acknowledged[key]
         for f in actionable:
             if not self.debt.is_open(f.key):
+                self._key_symbol[f.key] = f.symbol
                 self.posture.add_contradiction(f.key, f.kind)
                 self._emit(
                     "reconcile.mismatch" if f.kind in _SEVERITY else "reconcile.finding",
@@ -324,27 +360,29 @@ class ReliabilityLoop:
 
     def _completeness(self, symbols: Sequence[str], findings: Sequence[Finding], out: RepairOutcome) -> None:
         now = self.engine.clock.now_ms()
-        was_failing, self._failing = self._failing, False
+        self._failing = False
         left: dict[str, str] = {}
         for f in findings:
             if f.kind in _SYMBOL_BLOCKS and f.key not in out.done and f.symbol not in left:
                 left[f.symbol] = _BLOCK_CODE.get(f.kind, f.kind)
         for symbol in symbols:
-            self._failing = was_failing
-            before = self.symbol_block(symbol)
-            self._failing = False
             if symbol in left:
                 self.blocks[symbol] = left[symbol]
             else:
                 self.blocks.pop(symbol, None)
                 self.last_complete_ms[symbol] = now
-            after = self.symbol_block(symbol)
-            if after != before and symbol in self.symbols:
-                if after is None:
-                    self._emit("reconcile.symbol_ready", symbol=symbol, was=before or "")
-                else:
-                    self._emit("reconcile.symbol_blocked", symbol=symbol, reason=after, severity="high")
-                    self._line(f"{symbol}: entries blocked ({after.replace('_', ' ')})")
+
+    def _announce(self, before: Mapping[str, str | None]) -> None:
+        """``reconcile.symbol_blocked`` / ``reconcile.symbol_ready`` for each configured symbol changed."""
+        for symbol, was in before.items():
+            now = self.symbol_block(symbol)
+            if now == was:
+                continue
+            if now is None:
+                self._emit("reconcile.symbol_ready", symbol=symbol, was=was or "")
+            else:
+                self._emit("reconcile.symbol_blocked", symbol=symbol, reason=now, severity="high")
+                self._line(f"{symbol}: entries blocked ({now.replace('_', ' ')})")
 
     def _summary(
         self,

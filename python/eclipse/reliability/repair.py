@@ -22,7 +22,8 @@ Every repair is idempotent and journaled, and none invents a fill of ours:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -38,17 +39,18 @@ from eclipse.contracts import (
 from eclipse.execution.journal.adoption import adoption_records
 from eclipse.execution.journal.client_ids import parse_client_id
 from eclipse.execution.router import LookupState
-from eclipse.reliability.findings import INFLIGHT_STATES, Finding, VenueEvidence
+from eclipse.reliability.findings import INFLIGHT_STATES, Finding, VenueEvidence, ours_unsettled
 from eclipse.venues.errors import VenueError, VenueErrorKind
 from eclipse.venues.types import Fill, OrderReport, OrderStatus, OrderType, Side
 
 if TYPE_CHECKING:
     from eclipse.execution.engine import ExecutionEngine
 
-__all__ = ["FILL_LOOKBACK_MS", "RepairOutcome", "Repairer"]
+__all__ = ["FILL_SLACK_MS", "RepairOutcome", "Repairer"]
 
-FILL_LOOKBACK_MS = 24 * 3_600_000
-"""How far back a position mismatch is looked for in the venue's fills (from the oldest of the book's)."""
+_MAX_ORDERS = 10
+FILL_SLACK_MS = 60_000
+"""A position mismatch is looked for in the venue's fills from this long before the book's position opened."""
 
 Emit = Callable[..., None]
 
@@ -65,7 +67,8 @@ class RepairOutcome:
     venue_errors: int = 0
     """Repairs that failed because the venue failed (the cycle backs off)."""
     done: set[str] = field(default_factory=set)
-    """Keys of the findings repaired."""
+    """Keys of the findings repaired (or found settled)."""
+    protection_checked: bool = False
 
     def ok(self, n: int = 1) -> None:
         """Count a successful repair."""
@@ -130,26 +133,34 @@ class Repairer:
             self._emit("reconcile.adopted", symbol=f.symbol, client_order_id=f.subject, status=report.status)
             out.ok()
         elif f.kind == "position_mismatch":
-            if await self._from_venue_fills(f.symbol, ev.signed(f.symbol)):
+            if await self._from_venue_fills(f.symbol, ev.signed(f.symbol), out):
                 out.ok()
             else:
                 engine.blocked.setdefault(f.symbol, "position_mismatch")
                 out.fail(f.key)
         elif f.kind == "unprotected_position":
-            await engine.check_protection()
+            if not out.protection_checked:  # one protection check per cycle re-places every missing stop
+                out.protection_checked = True
+                await engine.check_protection()
             if engine.protection.tracker(f.symbol).covered:
                 out.ok()
             else:
                 out.fail(f.key)
         elif f.kind == "foreign_order" and self.policy == "flatten":
             report = reports.get(f.subject)
-            await engine.venue.cancel_order(
-                f.symbol, order_id=f.subject, conditional=bool(report and report.conditional)
-            )
+            try:
+                await engine.venue.cancel_order(
+                    f.symbol, order_id=f.subject, conditional=bool(report and report.conditional)
+                )
+            except VenueError as err:
+                if err.kind is not VenueErrorKind.ORDER_NOT_FOUND:
+                    raise
             self._emit("reconcile.foreign_canceled", symbol=f.symbol, order_id=f.subject)
             out.ok()
         elif f.kind == "unknown_position" and self.policy in ("protect", "flatten") and ev.positions:
-            await self._adopt_position(f.symbol, ev)
+            if not await self._adopt_position(f.symbol, ev):
+                out.fail(f.key)
+                return
             if self.policy == "flatten":
                 await engine.flatten(f.symbol, "foreign_position")
             out.ok()
@@ -158,7 +169,7 @@ class Repairer:
         engine = self._engine
         order = engine.orders.orders.get(f.subject)
         if order is None or not order.live:
-            out.ok()
+            out.done.add(f.key)  # settled meanwhile (a fill, the protection check): nothing to repair
             return
         was_inflight = order.state in INFLIGHT_STATES
         now = engine.clock.now_ms()
@@ -193,32 +204,38 @@ class Repairer:
             return
         out.ok()
 
-    async def _from_venue_fills(self, symbol: str, venue_qty: Decimal) -> bool:
+    async def _from_venue_fills(self, symbol: str, venue_qty: Decimal, out: RepairOutcome) -> bool:
         """Book the venue's fills of no order of ours that close the book's position, when together they
-        make the book equal the venue; True when the book now agrees."""
+        make the book equal the venue; True when the book now agrees. Never while an order of ours there is
+        unsettled (its fills may be the difference), and each stray fill's order is looked up first: one
+        with our client id is never someone else's."""
         engine = self._engine
         await engine.sync_fills(symbol)
-        book = engine.book.snapshot(symbol).qty
+        snap = engine.book.snapshot(symbol)
+        book = snap.qty
         if book == venue_qty:
             return True
-        if book == 0 or (venue_qty != 0 and (venue_qty > 0) != (book > 0)):
+        if book == 0 or (venue_qty != 0 and (venue_qty > 0) != (book > 0)) or abs(venue_qty) > abs(book):
             return False  # not a (partial) close of our position: never guessed
-        since = max(0, engine.clock.now_ms() - FILL_LOOKBACK_MS)
-        fills = await engine.fetch_fills(symbol, since)
+        if ours_unsettled(engine, symbol):
+            return False  # wait: the difference may be our own order's fill
+        since = max(0, (snap.opened_ms or engine.clock.now_ms()) - FILL_SLACK_MS)
         closing = Side.SELL if book > 0 else Side.BUY
-        strays = [
-            fl
-            for fl in fills
-            if engine.orders.owner(fl) is None
-            and not engine.book.has_fill(symbol, fl.trade_id)
-            and fl.side is closing
-        ]
-        total = sum((fl.qty for fl in strays), Decimal(0))
-        if not strays or abs(book) - total != abs(venue_qty):
+        strays: dict[str, Fill] = {}
+        for fl in await engine.fetch_fills(symbol, since):
+            theirs = engine.orders.owner(fl) is None and not engine.book.has_fill(symbol, fl.trade_id)
+            if theirs and fl.side is closing and fl.ts_ms >= since:
+                strays.setdefault(fl.trade_id, fl)  # pages overlap at their boundary: one per trade id
+        by_order = _explaining_orders(strays.values(), abs(book) - abs(venue_qty))
+        if by_order is None:
             return False
-        by_order: dict[str, list[Fill]] = {}
-        for fl in sorted(strays, key=lambda x: (x.ts_ms, x.trade_id)):
-            by_order.setdefault(fl.order_id, []).append(fl)
+        for oid in by_order:
+            if out.lookups >= self._max_lookups:
+                return False
+            out.lookups += 1
+            rep = await engine.venue.fetch_order(symbol, order_id=oid)
+            if parse_client_id(rep.client_order_id) is not None:
+                return False  # ours after all (e.g. an order the ledger has not linked yet): never adopted
         now = engine.clock.now_ms()
         for oid, group in by_order.items():
             qty = sum((fl.qty for fl in group), Decimal(0))
@@ -233,34 +250,64 @@ class Repairer:
             )
         return engine.book.snapshot(symbol).qty == venue_qty
 
-    async def _adopt_position(self, symbol: str, ev: VenueEvidence) -> None:
-        """Book the venue's position of ``symbol`` as an adopted one (an adoption order and its one fill at
-        the venue's entry price, fee 0), so protection covers it."""
+    async def _adopt_position(self, symbol: str, ev: VenueEvidence) -> bool:
+        """Book the part of the venue's position of ``symbol`` the book lacks (all of it, or what someone
+        added to ours) as adopted: an adoption order and its one fill at the venue's entry price, fee 0, so
+        protection covers it. Checked again now (an earlier repair of this cycle may have booked it): only
+        while the book is flat or on the venue's side with less, and nothing of ours is unsettled there."""
         engine = self._engine
         assert ev.positions is not None
         p = ev.positions[symbol]
+        await engine.sync_fills(symbol)
+        book = engine.book.snapshot(symbol).qty
+        there = ev.signed(symbol)
+        same_side = book == 0 or (book > 0) == (there > 0)
+        if not same_side or abs(there) <= abs(book) or ours_unsettled(engine, symbol):
+            return False
+        qty = abs(there) - abs(book)
         now = engine.clock.now_ms()
         base = symbol.split(":")[0].replace("/", "")
         intent = cid = f"A-{base}-{now}"
         oid = f"adopted-{now}"
         events: list[JournalEvent] = [
-            IntentCreated(now, intent, IntentKind.ENTRY, symbol, p.side, p.qty, p.entry_price),
+            IntentCreated(now, intent, IntentKind.ENTRY, symbol, p.side, qty, p.entry_price),
             OrderSubmitting(
-                now, intent, cid, IntentKind.ENTRY, symbol, p.side, OrderType.MARKET, p.qty, None, None,
+                now, intent, cid, IntentKind.ENTRY, symbol, p.side, OrderType.MARKET, qty, None, None,
                 False, False, 0, recovered=True,
             ),
-            OrderAcked(now, cid, oid, OrderStatus.FILLED, p.qty),
-            OrderResolved(now, cid, OrderStatus.FILLED, detail="foreign position adopted", filled=p.qty),
+            OrderAcked(now, cid, oid, OrderStatus.FILLED, qty),
+            OrderResolved(now, cid, OrderStatus.FILLED, detail="foreign position adopted", filled=qty),
         ]  # fmt: skip
         for rec in events:
             engine.recorder.append(rec)
-        fill = Fill(f"adopt-{now}", oid, symbol, p.side, p.entry_price, p.qty, Decimal(0), "", now, False,
+        fill = Fill(f"adopt-{now}", oid, symbol, p.side, p.entry_price, qty, Decimal(0), "", now, False,
                     Decimal(0), cid)  # fmt: skip
         await engine.apply_fill(fill)
         self._emit(
-            "reconcile.position_adopted", symbol=symbol, qty=p.qty, side=p.side, entry_price=p.entry_price,
+            "reconcile.position_adopted", symbol=symbol, qty=qty, side=p.side, entry_price=p.entry_price,
             policy=self.policy, severity="high",
         )  # fmt: skip
+        return True
+
+
+def _explaining_orders(strays: Iterable[Fill], gap: Decimal) -> dict[str, list[Fill]] | None:
+    """The venue orders whose fills close exactly ``gap`` of the position: all of the strays when they do,
+    else the most recent subset of at most :data:`_MAX_ORDERS` orders that does (a user's older trade in the
+    window is not part of the close); None when none does."""
+    by_order: dict[str, list[Fill]] = {}
+    for fl in sorted(strays, key=lambda x: (x.ts_ms, x.trade_id)):
+        by_order.setdefault(fl.order_id, []).append(fl)
+    qty = {oid: sum((fl.qty for fl in group), Decimal(0)) for oid, group in by_order.items()}
+    if not by_order or gap <= 0:
+        return None
+    if sum(qty.values(), Decimal(0)) == gap:
+        return by_order
+    recent = list(by_order)[-_MAX_ORDERS:][::-1]  # latest first
+    for size in range(1, len(recent) + 1):
+        for combo in itertools.combinations(recent, size):  # latest orders tried first
+            if sum((qty[o] for o in combo), Decimal(0)) == gap:
+                return {o: by_order[o] for o in by_order if o in combo}
+    return None
 
 
 def _venue_close_records(

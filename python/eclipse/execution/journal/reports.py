@@ -14,10 +14,14 @@ from eclipse.venues.types import OrderReport, OrderStatus
 __all__ = ["report_records", "trigger_records"]
 
 
-def report_records(now: int, client_order_id: str, rep: OrderReport, detail: str) -> list[JournalEvent]:
+def report_records(
+    now: int, client_order_id: str, rep: OrderReport, detail: str, *, acked: bool = True
+) -> list[JournalEvent]:
     """The records of the venue's report ``rep`` of ``client_order_id``: :class:`OrderAcked` while it may
     still fill (a triggered conditional included: it names the order it became), :class:`OrderResolved`
-    once it cannot."""
+    once it cannot. ``acked`` False (the order's venue id is not known yet: its outcome was unknown): a
+    terminal report is preceded by :class:`OrderAcked`, so the order gets its venue id and its fills, which
+    carry only that id on some venues, are its own."""
     if rep.triggered_order_id is not None or rep.status is OrderStatus.TRIGGERED:
         return [
             OrderAcked(
@@ -25,7 +29,10 @@ def report_records(now: int, client_order_id: str, rep: OrderReport, detail: str
             )
         ]
     if rep.status.terminal:
-        return [OrderResolved(now, client_order_id, rep.status, detail=detail, filled=rep.filled)]
+        resolved = OrderResolved(now, client_order_id, rep.status, detail=detail, filled=rep.filled)
+        if acked:
+            return [resolved]
+        return [OrderAcked(now, client_order_id, rep.order_id, rep.status, rep.filled, rep.qty), resolved]
     return [OrderAcked(now, client_order_id, rep.order_id, rep.status, rep.filled, rep.qty)]
 
 
