@@ -197,7 +197,8 @@ class Daemon:
             ) from None
         self.telemetry = Telemetry(self._tee, setup.market)
         # the guards' state (halts, cooldowns, pauses) survives a restart: it lives in the run directory
-        self.guards = GuardSet(self.guard_settings, setup.market, GuardStateStore(self.run_dir.guards))
+        store = GuardStateStore(self.run_dir.guards, durable=mode is RunMode.LIVE)  # as the journal
+        self.guards = GuardSet(self.guard_settings, setup.market, store)
         self.provider.guards = self.guards
         self.started_ms = setup.market.now_ms()
         equity = await self._equity(setup)
@@ -623,6 +624,11 @@ class Daemon:
                     self.run_dir.feature_state(symbol).write_bytes(blob)
                 except OSError as exc:
                     self.event(f"{symbol}: feature state not saved ({exc.strerror or exc})")
+        if self.guards is not None:
+            try:
+                self.guards.save()  # the guards' bookkeeping too, not only their decisions
+            except OSError as exc:
+                self.event(f"guard state not saved to {self.run_dir.guards}: {exc.strerror or exc}")
         summary = self.summary()
         if self.telemetry is not None:
             self.telemetry.emit(

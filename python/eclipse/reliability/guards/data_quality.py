@@ -82,6 +82,9 @@ class _Feed:
     below_since_ms: int | None = None
     roll_block_ms: int | None = None
     last_emit_ms: int | None = None
+    bars_seen: int = 0
+    scored: tuple[int, int] | None = None
+    """(bars seen, due slot) the quality was computed for: the same again is not recomputed."""
 
 
 class DataQualityGuard:
@@ -101,6 +104,7 @@ class DataQualityGuard:
         ts = bar.ts_ms - bar.ts_ms % BAR_MS
         if ts + BAR_MS > now + LATE_MS:
             return  # closes more than 60 s after it was received: not a closed bar, ignored
+        f.bars_seen += 1
         bad = ts != bar.ts_ms or bar_problem(bar.open, bar.high, bar.low, bar.close, bar.volume) is not None
         late = now - (ts + BAR_MS) > LATE_MS
         slot = f.slots.get(ts)
@@ -212,6 +216,9 @@ class DataQualityGuard:
         if f.first_ts is None or f.latest_ts is None:
             return None
         due = (now - BAR_MS - LATE_MS) // BAR_MS * BAR_MS
+        if f.scored == (f.bars_seen, due):
+            return f.quality  # no bar and no new slot due since the last score
+        f.scored = (f.bars_seen, due)
         end = max(f.latest_ts, due)
         start = max(f.first_ts, end - (self.settings.window - 1) * BAR_MS)
         for ts in [t for t in f.slots if t < start]:

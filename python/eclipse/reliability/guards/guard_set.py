@@ -44,6 +44,10 @@ class _Guard(Protocol):
     def restore(self, data: Mapping[str, object], now: int) -> None: ...
 
 
+BOOKKEEPING_SAVE_MS = 300_000
+"""Guard bookkeeping that decides nothing yet is saved at most this often (market time)."""
+
+
 class GuardSet:
     """Kill switch, data quality, anomaly pause, stop-breach cooldown and adaptive guard, combined."""
 
@@ -65,6 +69,8 @@ class GuardSet:
         )
         self._out = Outbox()
         self._save_failed = False
+        self._saved_ms: int | None = None
+        self._saved_active: tuple[tuple[object, ...], ...] = ()
         if store is not None:
             state = store.load()
             if state is not None:
@@ -180,10 +186,18 @@ class GuardSet:
             guard.changed = False
 
     def _autosave(self, now: int) -> None:
+        """Save when a decision changed (a halt, pause, cooldown or raise started or ended: the set of active
+        guards differs from the last save) at once; bookkeeping alone (data-quality samples, the equity peak,
+        exposure levels) at most every :data:`BOOKKEEPING_SAVE_MS` of market time, and at :meth:`save`."""
         if self._store is None or not self._changed():
+            return
+        active = tuple((g.guard, g.code, g.symbol, g.until_ms) for g in self.active())
+        decisions = self.adaptive.changed or self.breach.changed or active != self._saved_active
+        if not decisions and self._saved_ms is not None and now - self._saved_ms < BOOKKEEPING_SAVE_MS:
             return
         try:
             self.save()
+            self._saved_ms, self._saved_active = now, active
         except OSError as exc:
             _LOG.warning("guards: state not saved to %s: %s", self._store.path, exc)
             if not self._save_failed:  # once per failure streak

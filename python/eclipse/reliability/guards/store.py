@@ -29,10 +29,12 @@ class GuardStateError(StateError):
 
 
 class GuardStateStore:
-    """Loads and saves the guards' state document at ``path``."""
+    """Loads and saves the guards' state document at ``path``; ``durable`` fsyncs each save (live mode: a
+    halt survives a power loss), else the atomic rename alone (a crash of the process loses nothing)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
         self.path = Path(path)
+        self.durable = durable
 
     def load(self) -> dict[str, Any] | None:
         """The saved document, or None when there is none; :class:`GuardStateError` when the file cannot be
@@ -63,13 +65,15 @@ class GuardStateStore:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if self.durable:
+                    os.fsync(fh.fileno())
             os.replace(tmp, self.path)
         except BaseException:
             with suppress(OSError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(parent)
+        if self.durable:
+            _fsync_dir(parent)
 
 
 def _fsync_dir(path: Path) -> None:
