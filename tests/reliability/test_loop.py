@@ -284,7 +284,7 @@ def test_a_stale_reconcile_blocks_entries() -> None:
     async def go() -> Rig:
         r = rig(
             {"SCALPER_DEBUG_FORCE_ENTRY": "off"},
-            ReliabilitySettings(stale_sec=30.0, positions_check_sec=3600.0),
+            ReliabilitySettings(stale_sec=30.0, positions_check_sec=5.0),
         )
         await r.loop.run_cycle(force=True)
         assert r.guard.current(SYM).entries_allowed
@@ -297,3 +297,20 @@ def test_a_stale_reconcile_blocks_entries() -> None:
     assert knobs.entry_block
     assert knobs.code == "reconcile_stale"
     assert knobs.exits_allowed
+
+
+def test_the_routers_alerts_are_debt_until_it_has_been_quiet_for_five_minutes() -> None:
+    async def go() -> tuple[Rig, bool, bool]:
+        r = rig({"SCALPER_DEBUG_FORCE_ENTRY": "off"})
+        await r.loop.run_cycle(force=True)
+        r.loop.observe({"event": "order.create.retry_alert", "reason": "rate_limited"})
+        r.loop.observe({"event": "entry.blocked"})  # anything else is no evidence
+        await r.quiet(2)
+        during = r.loop.debt.is_open("venue_errors:router")
+        await r.quiet(450)  # quiet for 5 minutes, then the posture's hysteresis window
+        return r, during, r.loop.debt.is_open("venue_errors:router")
+
+    r, during, after = run(go())
+    assert during
+    assert not after
+    assert [e["to"] for e in r.events("posture.changed")] == ["YELLOW", "GREEN"]

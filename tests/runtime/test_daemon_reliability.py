@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.runtime.daemon_kit import RAW, daemon_env, spawn, status, stop_daemon, truth, wait_for
 
 from eclipse.venues.sim.model import PlaceRequest
@@ -37,9 +38,13 @@ def _reliability(run_dir: Path) -> dict[str, Any]:
     return dict(snap.get("reliability") or {}) if snap else {}
 
 
-def test_a_position_not_ours_at_startup_is_reported_never_touched_and_blocks_entries(
-    sim: SimServerThread, tmp_path: Path
+@pytest.mark.parametrize("policy", ["block", "protect", "flatten"])
+def test_a_position_not_ours_at_startup_follows_the_foreign_policy(
+    sim: SimServerThread, tmp_path: Path, policy: str
 ) -> None:
+    """block: reported, never touched, entries there blocked; protect: adopted and covered by a stop;
+    flatten: adopted and closed."""
+
     def manual(ctx: Any) -> None:
         ctx.futures.place(
             PlaceRequest(RAW, Side.BUY, OrderType.MARKET, Decimal("0.01"), client_id="by-hand-1")
@@ -47,22 +52,34 @@ def test_a_position_not_ours_at_startup_is_reported_never_touched_and_blocks_ent
 
     sim.call(manual, sim.ctx)
     run_dir = tmp_path / "run"
-    proc = spawn(run_dir, daemon_env(sim, SCALPER_DEBUG_FORCE_ENTRY="long"))
+    env = daemon_env(
+        sim, RECONCILE_FOREIGN_POLICY=policy, EXIT_MAX_HOLD_SEC="100000", SCALPER_DEBUG_FORCE_ENTRY="long"
+    )
+    proc = spawn(run_dir, env)
     wait_for("the status", lambda: bool(_reliability(run_dir)), proc)
     wait_for("some bars", lambda: (status(run_dir) or {}).get("bars", 0) >= 5, proc)
     rel = _reliability(run_dir)
     code, out, err = stop_daemon(proc, signal.SIGTERM)
     assert code == 0, err[-2000:]
-    assert rel["symbol_blocks"] == {"BTC/USDT:USDT": "foreign_position"}
-    assert "not ours" in out
-    assert "entries blocked after the startup reconcile (foreign position)" in out
     venue = truth(sim)
-    assert venue["position"] == Decimal("0.01")  # the user's trade is never touched
-    assert all(cid == "by-hand-1" for cid in venue["sent"])  # no entry was sent on a blocked symbol
-    blocked = {e["reason"] for e in _events(run_dir, "entry.blocked")}
-    assert "foreign_position" in blocked
-    (foreign,) = _events(run_dir, "reconcile.foreign")
-    assert foreign["policy"] == "block"
+    if policy == "block":
+        assert rel["symbol_blocks"] == {"BTC/USDT:USDT": "foreign_position"}
+        assert "not ours" in out
+        assert "entries blocked after the startup reconcile (foreign position)" in out
+        assert venue["position"] == Decimal("0.01")  # the user's trade is never touched
+        assert all(cid == "by-hand-1" for cid in venue["sent"])  # no entry was sent on a blocked symbol
+        assert "foreign_position" in {e["reason"] for e in _events(run_dir, "entry.blocked")}
+        (foreign,) = _events(run_dir, "reconcile.foreign")
+        assert foreign["policy"] == "block"
+        return
+    (adopted,) = _events(run_dir, "reconcile.position_adopted")
+    assert adopted["policy"] == policy
+    assert not rel["symbol_blocks"]
+    if policy == "protect":
+        assert venue["stops"], "the adopted position has its stop on the venue"
+        assert venue["position"] >= Decimal("0.01")
+    else:
+        assert any(cid.startswith("X-") for cid in venue["sent"]), "a reduce-only close was sent"
 
 
 def test_a_liquidation_while_running_is_repaired_from_the_venues_fills(

@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 __all__ = ["CHECKS", "ReconcileSummary", "ReliabilityLoop"]
 
 CHECKS = ("inflight", "orders", "positions", "protection")
+ROUTER_EVENTS = frozenset({"order.create.retry_alert", "order.create.unresolved"})
+"""The router's evidence of venue trouble: repeated errors, an order whose outcome it could not settle."""
+ROUTER_QUIET_MS = 300_000
+"""The router's debt item is resolved after this long without such an event (market time)."""
 _COVERS: Mapping[str, frozenset[str]] = {
     "inflight": frozenset({"order_unknown"}),
     "orders": frozenset({"missing_order", "orphan_order", "foreign_order"}),
@@ -141,6 +145,7 @@ class ReliabilityLoop:
         self._full_next = True
         self._failing = False
         self._key_symbol: dict[str, str] = {}  # contradiction key -> its symbol
+        self._router_alert_ms: int | None = None
         self.failing_symbols: set[str] = set()
         """Symbols whose orders or fills could not be read by the last cycle (left out of it)."""
         self.last_complete_ms: dict[str, int] = {}
@@ -150,6 +155,9 @@ class ReliabilityLoop:
         self.acknowledged: dict[str, Finding] = {}
         """Foreign orders and positions known and left alone (no debt), by key."""
         self.last_summary: ReconcileSummary | None = None
+        self.cycle_period_ms = 0
+        """Market time between two calls of :meth:`run_cycle` by the driver (a fast replay stretches it): a
+        symbol is stale only past three of those, whatever ``RECONCILE_STALE_SEC`` says."""
         self.cycles = 0
 
     # --- reads ----------------------------------------------------------------------------------------------
@@ -162,7 +170,8 @@ class ReliabilityLoop:
         last = self.last_complete_ms.get(symbol)
         if last is None:
             return "reconcile_pending"
-        if self.engine.clock.now_ms() - last > round(self.settings.stale_sec * 1000):
+        positions_ms = max(round(self.settings.positions_check_sec * 1000), self.cycle_period_ms)
+        if self.engine.clock.now_ms() - last > max(round(self.settings.stale_sec * 1000), 3 * positions_ms):
             return "reconcile_stale"
         return None
 
@@ -285,8 +294,22 @@ class ReliabilityLoop:
         error = "; ".join(f"{k}: {v}" for k, v in sorted(evidence.failed.items()))
         return self._summary(checks, not failed, findings, outcome, error)
 
+    def observe(self, record: Mapping[str, object]) -> None:
+        """Every telemetry record (cheap): the router's alerts are evidence of venue trouble, booked as debt
+        by the next :meth:`tick` (never from inside an emit)."""
+        if record.get("event") in ROUTER_EVENTS:
+            self._router_alert_ms = self.engine.clock.now_ms()
+
     def tick(self) -> None:
-        """Between cycles: the posture re-evaluated (debt ages), KPIs sampled."""
+        """Between cycles: the router's evidence booked, the posture re-evaluated (debt ages), KPIs read."""
+        key = "venue_errors:router"
+        alert = self._router_alert_ms
+        now = self.engine.clock.now_ms()
+        if alert is not None and now - alert < ROUTER_QUIET_MS:
+            if not self.debt.is_open(key):
+                self.posture.add_contradiction(key, "venue_errors")
+        elif self.debt.is_open(key):
+            self.posture.resolve_contradiction(key)
         self.posture.update()
         self.kpis.sample_debt(bool(self.debt.open_contradictions()))
         unknown = {o.client_order_id: o.placed_ms for o in self.engine.orders.live() if o.state == "unknown"}

@@ -499,6 +499,8 @@ class Daemon:
         self.observer.on_telemetry(record)
         if self.guards is not None:
             self.guards.observe(record)
+        if self.reliability is not None:
+            self.reliability.observe(record)
 
     def event(self, text: str) -> None:
         """A line for the operator (terminal / log)."""

@@ -122,6 +122,7 @@ async def run_wall(daemon: Daemon, view: StatusView | None = None) -> None:
     async def reconcile() -> None:
         # the reliability loop runs the checks that are due (each has its period) as one machine cycle
         interval = max(0.5, market.wall_seconds(daemon.reliability_settings.inflight_check_sec))
+        reliability.cycle_period_ms = round(interval * market.speed * 1000)  # market time between cycles
         while True:
             await asyncio.sleep(interval)
             async with lock:
