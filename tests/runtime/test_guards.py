@@ -49,6 +49,12 @@ def test_the_daily_loss_limit_halts_entries_and_never_exits(tmp_path: Path) -> N
     assert all(e["ts_ms"] >= day_end for e in later_entries), "an entry went out while halted"
     blocked = [e for e in events if e["event"] == "entry.blocked" and e.get("reason") == "kill_daily_loss"]
     assert any(t <= e["ts_ms"] < day_end for e in blocked)
+    closed = [  # the position open at the halt still leaves by its take-profit / stop: exits are never halted
+        e
+        for e in events
+        if e["event"] == "position.changed" and t < e["ts_ms"] < day_end and e.get("kind") != "entry"
+    ]
+    assert closed, "no exit while halted: the halt must never block one"
     state = json.loads((tmp_path / "guards.json").read_text())  # the halt is persisted in the run directory
     assert "daily_loss" in json.dumps(state) or "kill_daily_loss" in json.dumps(state)
 
