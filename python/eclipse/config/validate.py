@@ -44,6 +44,8 @@ from eclipse.config.settings import load_param, load_strategy_settings, lookup_e
 from eclipse.errors import ConfigError
 from eclipse.execution.engine_settings import EngineSettings
 from eclipse.execution.entries.values import CorrGroups, NamedNumbers, base_asset, symbol_key
+from eclipse.reliability.guards import GuardSettings
+from eclipse.reliability.settings import ReliabilitySettings
 from eclipse.venues.ccxt_factory import load_venue_settings
 from eclipse.venues.credentials import ENV_NAMES
 
@@ -122,6 +124,8 @@ def validate(
         lambda e: EngineSettings.load(e, prof),
         load_strategy_settings,
         load_venue_settings,
+        lambda e: ReliabilitySettings.load(e, prof),
+        lambda e: GuardSettings.load(e, prof),
     )
     for loader in loaders:
         problems.extend(_loader_problems(loader, clean, source))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from eclipse.config.settings import load_param
+from eclipse.errors import ConfigError
 
 __all__ = ["ReliabilitySettings"]
 
@@ -37,6 +38,10 @@ class ReliabilitySettings:
             return float(str(load_param(env, name, profile)))
 
         base, cap = f("RECONCILE_BACKOFF_BASE_SEC"), f("RECONCILE_BACKOFF_MAX_SEC")
+        if cap < base:
+            raise ConfigError(
+                "RECONCILE_BACKOFF_MAX_SEC", cap, f"at least RECONCILE_BACKOFF_BASE_SEC ({base:g})"
+            )
         return cls(
             foreign_policy=str(load_param(env, "RECONCILE_FOREIGN_POLICY", profile)),
             inflight_check_sec=f("RECONCILE_INFLIGHT_CHECK_SEC"),
@@ -47,7 +52,7 @@ class ReliabilitySettings:
             protection_check_sec=f("PROTECTION_CHECK_SEC"),
             stale_sec=f("RECONCILE_STALE_SEC"),
             backoff_base_sec=base,
-            backoff_max_sec=max(base, cap),
+            backoff_max_sec=cap,
             hysteresis_sec=f("POSTURE_HYSTERESIS_SEC"),
             warmup_sec=f("POSTURE_WARMUP_SEC"),
             debt_aging_min=f("POSTURE_DEBT_AGING_MIN"),
