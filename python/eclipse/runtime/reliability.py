@@ -51,11 +51,8 @@ def entry_reasons(daemon: Daemon) -> list[str]:
         why = loop.symbol_block(symbol)
         if why is not None:
             reasons.append(f"{symbol}: {why}")
-    guards = daemon.provider.guards
-    active = getattr(guards, "active", None)
-    if callable(active):
-        for g in active():
-            reasons.append(f"{g.symbol or 'all'}: {g.code}")
+    if daemon.guards is not None:
+        reasons += [f"{g.symbol or 'all'}: {g.code}" for g in daemon.guards.active()]
     return reasons
 
 
