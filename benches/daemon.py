@@ -2,7 +2,8 @@
 """The daemon in simulated time: cost per closed bar as symbols grow, throughput, peak memory.
 
     python benches/daemon.py            # 1, 10 and 100 symbols; the whole embedded month for throughput
-    python benches/daemon.py --quick    # CI: 1 and 10 symbols, 5,000 bars for throughput
+    python benches/daemon.py --quick    # CI: 1, 10 and 100 symbols (fewer bars), 5,000 bars for throughput
+    python benches/daemon.py --quick --out benches/results/ci/daemon.json
 
 Everything runs through ``eclipse run``'s own code (:class:`~eclipse.runtime.daemon.Daemon` and the
 simulated-time driver): warm-up, the engine (features, scorer, gates, sizing, router, journal, protection,
@@ -18,6 +19,10 @@ Reported (never asserted), each scenario in its own process so peak memory is it
 * (b) ``bars_per_s``: one symbol, bars handled per wall second by the simulated-time driver (startup and
   warm-up excluded; target >= 50,000);
 * (c) ``peak_rss_mb``: the process's peak resident memory (target: reported for 100 symbols).
+
+The JSON artefact (``benches/results/daemon.json``, ``--out`` to change) has the common header of
+``benchutil.artefact`` (mode, machine facts, commit), the flat ``metrics`` read by ``gate.py``
+(``daemon.symN.close_p95_ms`` for N symbols, ``daemon.sim_bars_per_s``, ...) and every scenario's figures.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchutil import artefact, utc_now, write_json
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results" / "daemon.json"
@@ -106,15 +113,32 @@ def _child(symbols: int, bars: int) -> None:
     print(json.dumps(result))
 
 
+def metrics(scenarios: list[dict[str, Any]], throughput: dict[str, Any]) -> dict[str, float | None]:
+    """The gate's flat view: per symbol count the close cost, rate and memory; the one-symbol run's rate."""
+    out: dict[str, float | None] = {}
+    for r in scenarios:
+        key = f"daemon.sym{r['symbols']}"
+        for q, v in r["close_ms"].items():
+            out[f"{key}.close_{q}_ms"] = v
+        out[f"{key}.bars_per_s"] = r["bars_per_s"]
+        out[f"{key}.peak_rss_mb"] = r["peak_rss_mb"]
+    out["daemon.sim_bars_per_s"] = throughput["bars_per_s"]
+    out["daemon.sim.close_p95_ms"] = throughput["close_ms"]["p95"]
+    out["daemon.sim.peak_rss_mb"] = throughput["peak_rss_mb"]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="1 and 10 symbols, 5,000 bars for throughput (CI)")
+    ap.add_argument("--quick", action="store_true", help="CI: 100 symbols for 30 bars, 5,000 for throughput")
+    ap.add_argument("--out", type=Path, default=OUT, help=f"the JSON artefact ({OUT})")
     ap.add_argument("--child", nargs=2, type=int, metavar=("SYMBOLS", "BARS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         _child(*args.child)
         return 0
-    plan = [(1, 1000), (10, 300)] if args.quick else [(1, 1000), (10, 300), (100, 100)]
+    started_at, started = utc_now(), time.perf_counter()
+    plan = [(1, 1000), (10, 300), (100, 30 if args.quick else 100)]
     throughput = (1, 5000 if args.quick else 0)  # 0: to the end of the month
     results = []
     for symbols, bars in [*plan, throughput]:
@@ -145,8 +169,21 @@ def main(argv: list[str] | None = None) -> int:
         "symbols: "
         f"{p95:.2f} ms; throughput >= {TARGET_BARS_PER_S:,} bars/s: {rate:,.0f}"
     )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    mode = "quick" if args.quick else "full"
+    write_json(
+        args.out,
+        artefact(
+            "daemon",
+            mode,
+            started_at,
+            started,
+            metrics(results[:-1], results[-1]),
+            targets={"close_p95_ms": TARGET_CLOSE_P95_MS, "bars_per_s": TARGET_BARS_PER_S},
+            scenarios=results[:-1],
+            throughput=results[-1],
+        ),
+    )
+    print(f"JSON written to {args.out}")
     return 0
 
 

@@ -4,6 +4,7 @@
     python benches/load_sim.py                 # 10 s per phase
     python benches/load_sim.py --quick         # CI: 2 s per phase
     python benches/load_sim.py --seconds 30 --connections 32
+    python benches/load_sim.py --quick --out benches/results/ci/load_sim.json
 
 The simulator runs in its own process (a ``SimServerThread`` with stepped market time and request-weight
 limits lifted, so the limiter measures its cost without refusing); the client runs in this process. Phases:
@@ -16,7 +17,9 @@ limits lifted, so the limiter measures its cost without refusing); the client ru
    (``create_order``), several concurrent tasks; here the client's own CPU is usually the limit, which the
    report shows.
 
-Results go to stdout and to ``benches/results/load_sim.json``. Nothing is asserted: the target (>= 2,000 order
+Results go to stdout and to the JSON artefact ``benches/results/load_sim.json`` (``--out`` to change: the
+common header of ``benchutil.artefact`` with mode and machine facts, the flat ``metrics`` read by ``gate.py``,
+such as ``load_sim.raw_market_rps``, and the table's rows). Nothing is asserted: the target (>= 2,000 order
 requests/s on loopback) is reported as met or not.
 """
 
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -35,6 +37,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from benchutil import artefact, utc_now, write_json  # noqa: E402
 from loadclient import LoadResult, OrderFlow, run_raw_load  # noqa: E402
 
 TARGET_RPS = 2000.0
@@ -77,6 +80,15 @@ def _row(name: str, r: LoadResult, server_cpu: float) -> dict[str, Any]:
         "codes": {str(k): v for k, v in sorted(r.codes.items())},
         "errors": dict(sorted(r.errors.items())),
     }
+
+
+def _metrics(name: str, r: LoadResult) -> dict[str, float | None]:
+    """The gate's flat view of one phase (exact, where the table rounds): rate and latency percentiles."""
+    key = "load_sim." + name.replace(" ", "_").replace("+", "_")
+    out: dict[str, float | None] = {f"{key}_rps": r.rate if r.requests else None}
+    for q in (50, 95, 99):
+        out[f"{key}_p{q}_us"] = r.percentile_us(q)
+    return out
 
 
 async def _ccxt_load(url: str, key: str, secret: str, tasks: int, seconds: float) -> LoadResult:
@@ -133,11 +145,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--connections", type=int, default=4, help="raw client keep-alive connections")
     ap.add_argument("--ccxt-tasks", type=int, default=8, help="concurrent create_order tasks through ccxt")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--out", type=Path, default=OUT, help=f"the JSON artefact ({OUT})")
     args = ap.parse_args(argv)
     if args.serve:
         serve()
         return 0
+    started_at, started = utc_now(), time.perf_counter()
+    metrics: dict[str, float | None] = {}
     seconds = args.seconds or (2.0 if args.quick else 10.0)
 
     from eclipse.venues.sim.config import DEFAULT_KEY, DEFAULT_SECRET
@@ -173,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             rows.append(_row(name, r, _cpu_seconds(child.pid) - cpu0))
+            metrics.update(_metrics(name, r))
         cpu0 = _cpu_seconds(child.pid)
         r = asyncio.run(_ccxt_load(url, DEFAULT_KEY, DEFAULT_SECRET, args.ccxt_tasks, seconds))
         rows.append(_row("ccxt market", r, _cpu_seconds(child.pid) - cpu0))
+        metrics.update(_metrics("ccxt market", r))
     finally:
         if child.stdin is not None:
             child.stdin.close()
@@ -199,12 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     raw_best = max(row["rps"] for row in rows if row["phase"].startswith("raw"))
     verdict = "met" if raw_best >= TARGET_RPS else "not met"
     print(f"target >= {TARGET_RPS:,.0f} order req/s (raw client): {verdict} ({raw_best:,.0f})")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {"seconds": seconds, "target_rps": TARGET_RPS, "verdict": verdict, "phases": rows}, indent=2
-        )
-    )
+    mode = "quick" if args.quick else "full"
+    details = {"seconds": seconds, "connections": args.connections, "ccxt_tasks": args.ccxt_tasks}
+    write_json(
+        args.out,
+        artefact(
+            "load_sim", mode, started_at, started, metrics,
+            **details, target_rps=TARGET_RPS, verdict=verdict, phases=rows,
+        ),
+    )  # fmt: skip
+    print(f"JSON written to {args.out}")
     return 0
 
 

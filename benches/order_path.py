@@ -3,6 +3,7 @@
 
     python benches/order_path.py            # the embedded BTC month (45,031 bars), both journal modes
     python benches/order_path.py --quick    # CI: the same month, the process-safe journal mode only
+    python benches/order_path.py --quick --out benches/results/ci/order_path.json
 
 The whole month is needed either way: the 1h trend EMA needs about 8 days of bars before any signal.
 
@@ -23,6 +24,11 @@ machine), ``handoff`` (after that until the venue is called), and ``total``. Jou
 a process crash, not a power loss).
 
 Targets (from the issue): total p95 <= 250 us, p99 <= 1 ms. Reported, never asserted.
+
+The JSON artefact (``benches/results/order_path.json``, ``--out`` to change) has the common header of
+``benchutil.artefact`` (mode, machine facts, commit), the flat ``metrics`` read by ``gate.py``
+(``order_path.process_safe.total_p95_us``: journal mode, stage, percentile; exact, where the tables round
+to 0.1 us) and the tables.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import random
 import sys
 import tempfile
@@ -39,6 +44,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from benchutil import artefact, utc_now, write_json
 from eclipse.clock import SimClock
 from eclipse.config.settings import load_strategy_settings
 from eclipse.contracts import JournalEvent, PositionSnapshot
@@ -178,15 +184,22 @@ async def _run(frame: OhlcvFrame, durable: bool, tmp: Path) -> dict[str, list[fl
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one journal mode only (CI)")
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--out", type=Path, default=OUT, help=f"the JSON artefact ({OUT})")
     args = ap.parse_args(argv)
+    started_at, started = utc_now(), time.perf_counter()
     frame = embedded_dataset()
     modes = (("process-safe", False),) if args.quick else (("durable", True), ("process-safe", False))
     summary: dict[str, Any] = {"bars": len(frame), "targets_us": {"p95": TARGET_P95_US, "p99": TARGET_P99_US}}
+    metrics: dict[str, float | None] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for mode, durable in modes:
             times = asyncio.run(_run(frame, durable, Path(tmp)))
             n = len(times["total"])
+            key = mode.replace("-", "_")
+            for s in (*STAGES, "bar_no_order"):
+                for q in (50, 95, 99):
+                    metrics[f"order_path.{key}.{s}_p{q}_us"] = _pct(times[s], q)
+            metrics[f"order_path.{key}.orders"] = n
             rows = {
                 s: {q: round(_pct(times[s], q), 1) for q in (50, 95, 99)} for s in (*STAGES, "bar_no_order")
             }
@@ -200,8 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                 label = "bar, no order" if s == "bar_no_order" else s
                 print(f"{label:<14} {r[50]:>9.1f} {r[95]:>9.1f} {r[99]:>9.1f}")
             print(f"target total p95 <= {TARGET_P95_US:.0f} us, p99 <= {TARGET_P99_US:.0f} us: {verdict}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2))
+    mode = "quick" if args.quick else "full"
+    write_json(args.out, artefact("order_path", mode, started_at, started, metrics, **summary))
+    print(f"JSON written to {args.out}")
     return 0
 
 

@@ -6,7 +6,10 @@
     python benches/report.py --json benches/results/latest.json   # only print the table of an earlier run
 
 The pytest-benchmark JSON, with an added ``eclipse_summary`` section (the table's numbers and the verdict of
-every target), is written to ``benches/results/latest.json`` (``--out`` to change). Targets:
+every target), is written to ``benches/results/latest.json`` (``--out`` to change). It is this run's JSON
+artefact: the common header of ``benchutil.artefact`` (mode, machine facts, commit) and the flat ``metrics``
+read by ``gate.py`` (``core.step_latency_p95_ns``, ``core.replay_step_bars_per_s``, ``sim_engine.*``, ...)
+come first. Targets:
 
 * sma, ema, rsi, atr, bollinger: eclipse time / TA-Lib time <= 1.0;
 * vwap, volume_zscore, momentum: best numpy/pandas time / eclipse time >= 3.0;
@@ -22,10 +25,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from benchutil import artefact, clean_metrics, utc_now, write_json  # noqa: E402
+
 DEFAULT_OUT = HERE / "results" / "latest.json"
 TALIB_TARGETS = ("sma", "ema", "rsi", "atr", "bollinger")  # eclipse / talib <= 1.0
 NUMPY_TARGETS = ("vwap", "volume_zscore", "momentum")  # best numpy-or-pandas / eclipse >= 3.0
@@ -114,6 +122,32 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
             "machines": machines}  # fmt: skip
 
 
+def metrics(data: dict[str, Any], s: dict[str, Any]) -> dict[str, float | None]:
+    """The gate's flat view of a run: per-bar calls, step latency, replay rates, batch ns/value (eclipse),
+    the simulator engine's order placement, state-machine transitions."""
+    out: dict[str, float | None] = {}
+    for r in s["calls"]:
+        out[f"core.{r['call']}_ns"] = r["ns_per_call"]
+        if r["ns_net_of_python_closure"] is not None:
+            out[f"core.{r['call']}_net_ns"] = r["ns_net_of_python_closure"]
+    out["core.noop_closure_ns"] = s["noop_closure_ns"]
+    for k in ("p50", "p95", "p99", "p999"):
+        if f"{k}_ns" in s["step_latency"]:
+            out[f"core.step_latency_{k}_ns"] = s["step_latency"][f"{k}_ns"]
+    for call, r in s["replay"].items():
+        out[f"core.replay_{call}_bars_per_s"] = r["bars_per_s"]
+    for r in s["batch"]:
+        out[f"core.batch.{r['indicator']}_ns_per_value"] = r["eclipse_ns_per_value"]
+    for m in s.get("machines", []):
+        name = m["name"].removeprefix("test_").replace("[", ".").rstrip("]")
+        out[f"machines.{name}_us_per_transition"] = m["us_per_transition"]
+    for b in data.get("benchmarks", []):
+        if b["name"].startswith("test_place_market_order["):  # test_bench_sim_engine.py
+            store = b["name"].split("[", 1)[1].rstrip("]").replace("-", "_")
+            out[f"sim_engine.place_{store}_us"] = b["stats"]["median"] * 1e6
+    return out
+
+
 def fmt(x: float | None, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
 
@@ -174,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     rc = 0
+    started_at, started = utc_now(), time.perf_counter()
     if args.json is None:
         rc = run_benchmarks(args.out, args.quick, args.pytest_args)
         src = args.out
@@ -184,10 +219,15 @@ def main(argv: list[str] | None = None) -> int:
         return rc or 2
     data = json.loads(src.read_text())
     summary = summarize(data)
-    summary["mode"] = "quick" if args.quick else "full"
+    if args.json is not None and "schema" in data:  # a reprint keeps the run's own header, mode and machine
+        mode = data["mode"]
+        data["metrics"] = clean_metrics(metrics(data, summary))
+    else:
+        mode = "quick" if args.quick else "full"
+        data = {**artefact("report", mode, started_at, started, metrics(data, summary)), **data}
+    summary["mode"] = mode
     data["eclipse_summary"] = summary
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(data, indent=2))
+    write_json(args.out, data)
     print_table(summary)
     print(f"JSON written to {args.out}")
     missed = [r["indicator"] for r in summary["batch"] if r.get("met") is False]
