@@ -75,24 +75,39 @@ class MemorySink:
 
 class JsonlSink:
     """Appends one JSON object per line to a file (parent directories created). Flushed per event, or with
-    ``flush_each=False`` only by :meth:`flush` (the daemon's telemetry loop) and at close."""
+    ``flush_each=False`` by :meth:`flush` (the daemon's telemetry loop), every ``buffer_lines`` records and
+    at close: whole lines only, so a kill loses the unflushed records and never leaves a torn line."""
 
-    def __init__(self, path: str | Path, *, flush_each: bool = True) -> None:
+    def __init__(self, path: str | Path, *, flush_each: bool = True, buffer_lines: int = 512) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: TextIO = self.path.open("a", encoding="utf-8")
         self._flush_each = flush_each
+        self._buffer_lines = max(1, buffer_lines)
+        self._pending: list[str] = []
 
     def __call__(self, record: Mapping[str, Scalar]) -> None:
-        self._fh.write(json.dumps(record, separators=(",", ":")) + "\n")
-        if self._flush_each:
-            self._fh.flush()
+        self._pending.append(json.dumps(record, separators=(",", ":")) + "\n")
+        if self._flush_each or len(self._pending) >= self._buffer_lines:
+            self.flush()
 
     def flush(self) -> None:
         """Hand buffered lines to the OS."""
-        if not self._fh.closed:
-            self._fh.flush()
+        if self._fh.closed:
+            return
+        if self._pending:
+            self._fh.write("".join(self._pending))
+            self._pending.clear()
+        self._fh.flush()
 
     def close(self) -> None:
-        """Close the file."""
+        """Flush and close the file."""
+        try:
+            self.flush()
+        finally:
+            self._fh.close()
+
+    def abandon(self) -> None:
+        """Close without writing what is buffered (a process killed here loses exactly that)."""
+        self._pending.clear()
         self._fh.close()

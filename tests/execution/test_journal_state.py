@@ -239,3 +239,35 @@ def test_any_interleaving_of_appends_and_replays_gives_the_same_state(
                 for rec in j.records():  # re-applying old records changes nothing
                     assert full.apply(rec) == 0
                 assert full == incremental
+
+
+def _fold(*events: JournalEvent) -> JournalState:
+    state = JournalState()
+    for i, ev in enumerate(events):
+        state.apply(JournalRecord(i + 1, 1, type(ev).__name__, ev))
+    return state
+
+
+def test_fills_that_complete_an_acked_order_end_it() -> None:
+    """Simulation seed 1: an entry completed by two partial fills stayed in flight in the journal."""
+    ack = OrderAcked(1, "c-1", "7", OrderStatus.PARTIALLY_FILLED, Decimal("0.005"), Decimal("0.01"))
+    part = FillRecorded(1, "c-1", fill("t1", Side.BUY, "0.005", "100"))
+    state = _fold(submitting("c-1"), ack, part)
+    assert state.orders["c-1"].phase is OrderPhase.ACKED
+    state = _fold(submitting("c-1"), ack, part, FillRecorded(2, "c-1", fill("t2", Side.BUY, "0.005", "100")))
+    o = state.orders["c-1"]
+    assert (o.phase, o.status, o.venue_filled) == (OrderPhase.RESOLVED, OrderStatus.FILLED, Decimal("0.01"))
+    assert state.in_flight() == []
+
+
+def test_a_fill_never_ends_an_order_the_venue_has_not_acknowledged() -> None:
+    state = _fold(submitting("c-1"), FillRecorded(1, "c-1", fill("t1", Side.BUY, "0.01", "100")))
+    assert state.orders["c-1"].phase is OrderPhase.SUBMITTING
+
+
+def test_the_venues_quantity_in_an_ack_is_the_orders() -> None:
+    """Simulation seed 9: the venue shrank a reduce-only order; its fills of the shrunk qty complete it."""
+    ack = OrderAcked(1, "c-1", "7", OrderStatus.OPEN, Decimal(0), Decimal("0.004"))
+    state = _fold(submitting("c-1"), ack, FillRecorded(2, "c-1", fill("t1", Side.BUY, "0.004", "100")))
+    o = state.orders["c-1"]
+    assert (o.qty, o.phase) == (Decimal("0.004"), OrderPhase.RESOLVED)

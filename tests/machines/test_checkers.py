@@ -46,8 +46,13 @@ def test_every_suite_an_invariant_lists_has_a_checker_of_that_suite() -> None:
         (
             "order",
             "trade_id_applied_once",
-            ["order.model_check.trade_id_applied_once", "order.property.trade_id_applied_once"],
+            [
+                "order.model_check.trade_id_applied_once",
+                "order.property.trade_id_applied_once",
+                "order.run.no_fill_counted_twice",
+            ],
         ),
+        ("order", "client_order_id_placed_once", ["order.run.client_order_id_placed_once"]),
         ("protection", "venue_flat_always_wins", ["protection.conformance.position_closed_leads_to_flat"]),
     ],
 )

@@ -38,6 +38,13 @@ def symbols_parser() -> Parser[tuple[str, ...]]:
     return Parser("symbols", "comma-separated distinct symbols like BTCUSDT,ETHUSDT", _to_symbols)
 
 
+def _to_crash_at(text: str) -> str:
+    from eclipse.runtime.crashpoints import parse_crash_at  # a leaf module: no import cycle
+
+    parse_crash_at(text)
+    return text.strip()
+
+
 def _to_optional_text(text: str) -> str:
     if "\x00" in text:
         raise ValueError(text)
@@ -176,6 +183,20 @@ def runtime_params(param: type[Param]) -> tuple[Param, ...]:
             _RUN,
             "risk",
             "crashes of one loop within 10 minutes after which entries stop (critical event)",
+        ),
+        param(
+            "CHAOS_CRASH_AT",
+            Parser(
+                "text",
+                "empty, or point:n[,point:n] (submit.journaled, submit.sent, protect.sent, cancel.sent, "
+                "fill.journaled, reconcile.fetched, bar, shutdown)",
+                _to_crash_at,
+            ),
+            "",
+            _RUN,
+            "risk",
+            "testing only (the kill -9 suite): the daemon SIGKILLs itself at the n-th pass of a crash point;"
+            " refused in live mode",
         ),
         param(
             "CLOCK_SKEW_MAX_MS",

@@ -126,6 +126,8 @@ async def _place(engine: ExecutionEngine, req: RouterRequest) -> bool:
         placed = engine.protection.placed(req.client_order_id)
         if placed is not None:
             engine.recorder.append(placed)
+        if req.qty is not None and rep.qty is not None and rep.qty < req.qty:
+            engine.protection.shrunk(req.client_order_id, rep.qty)  # partly covered: re-protected next check
         return False
     mark = engine.book.snapshot(req.symbol).mark
     breached = stop_breached(req, result, mark)

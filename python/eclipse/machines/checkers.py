@@ -10,7 +10,10 @@ each checker with :func:`register` where it is implemented:
   step, comparing the tracker with the test's own record of what happened (``-> list[str]`` of problems;
   :mod:`eclipse.machines.invariants`);
 * ``model_check``: a check the bounded model check runs in every reachable state or transition
-  (:mod:`eclipse.machines.modelcheck.checks`, :mod:`eclipse.machines.modelcheck.posture`).
+  (:mod:`eclipse.machines.modelcheck.checks`, :mod:`eclipse.machines.modelcheck.posture`);
+* ``run``: a function of a whole run's evidence (journal, telemetry, the venue's own state), run by the
+  chaos scenarios, the crash suite and ``eclipse simtest`` (:mod:`eclipse.proof.checkers`; imported by
+  name only: the formal core does not depend on the layers above it).
 
 :func:`binding_problems` is the two-way check, as conformance is for the graph: every checker a spec names is
 registered, of that machine and suite, and every registered checker is named by an invariant of its machine's
@@ -47,6 +50,7 @@ CHECKER_MODULES: Final = (
     "eclipse.machines.invariants.posture",
     "eclipse.machines.modelcheck.checks",
     "eclipse.machines.modelcheck.posture",
+    "eclipse.proof.checkers",
 )
 """The modules that register checkers (imported by :func:`registry`)."""
 
@@ -77,7 +81,9 @@ def register(name: str, *, reads: tuple[str, ...] = ()) -> Callable[[F], F]:
     the spec constants of that machine it reads. The function is returned unchanged."""
     parts = checker_parts(name)
     if parts is None:
-        raise ValueError(f"checker name {name!r} is not <machine>.<conformance|property|model_check>.<check>")
+        raise ValueError(
+            f"checker name {name!r} is not <machine>.<conformance|property|model_check|run>.<check>"
+        )
 
     def deco(func: F) -> F:
         old = _REGISTRY.get(name)

@@ -61,10 +61,10 @@ __all__ = [
     "load_specs",
 ]
 
-SUITES = ("conformance", "property", "model_check")
+SUITES = ("conformance", "property", "model_check", "run")
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-_CHECKER = re.compile(r"([a-z][a-z0-9_]*)\.(conformance|property|model_check)\.([a-z][a-z0-9_]*)")
+_CHECKER = re.compile(r"([a-z][a-z0-9_]*)\.(conformance|property|model_check|run)\.([a-z][a-z0-9_]*)")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CODE_REF = re.compile(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 

@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -28,33 +28,36 @@ from typing import Any, cast
 
 from eclipse import __version__
 from eclipse.clock import perf_ns
-from eclipse.contracts import IntentKind, JournalEvent
+from eclipse.contracts import IntentKind
 from eclipse.errors import ConfigError, EclipseError
 from eclipse.execution.engine import EngineSettings, ExecutionEngine
 from eclipse.execution.journal import Journal
 from eclipse.execution.router.policy import sim_sleep
 from eclipse.machines.table import CompiledMachine
-from eclipse.market.bars import BAR_MS, Bar, OhlcvFrame
+from eclipse.market.bars import Bar, OhlcvFrame
 from eclipse.reliability.guards import GuardEvent, GuardSet, GuardSettings, GuardStateStore
 from eclipse.reliability.loop import ReliabilityLoop
 from eclipse.reliability.provider import ReliabilityGuard
 from eclipse.reliability.settings import ReliabilitySettings
-from eclipse.runtime.feed import fetch_history
+from eclipse.runtime.crashpoints import CrashPlan, parse_crash_at
 from eclipse.runtime.guard import DaemonGuard
 from eclipse.runtime.http import StatusServer, StatusServerError
+from eclipse.runtime.identity import check_identity
 from eclipse.runtime.metrics import DaemonMetrics
 from eclipse.runtime.observer import RunObserver
 from eclipse.runtime.reliability import start_reliability
 from eclipse.runtime.report import build_snapshot, build_summary, publish
 from eclipse.runtime.rundir import RunDir, RunDirLock
 from eclipse.runtime.settings import RuntimeSettings
-from eclipse.runtime.setup import HISTORY_BARS, RunMode, VenueSetup, open_run_venue, unified_symbol
+from eclipse.runtime.setup import RunMode, VenueSetup, open_run_venue, unified_symbol
 from eclipse.runtime.snapshot import StatusSnapshot
 from eclipse.runtime.summary_text import render_summary_markdown
+from eclipse.runtime.taps import JournalTap, VenueProbe
+from eclipse.runtime.warmup import warm_up
 from eclipse.telemetry import JsonlSink, Scalar, Telemetry
 from eclipse.venues.errors import VenueError
 from eclipse.venues.protocol import Venue
-from eclipse.venues.types import MarketKind, OrderReport, OrderRequest
+from eclipse.venues.types import MarketKind
 
 __all__ = ["Daemon", "RunOptions"]
 
@@ -79,37 +82,6 @@ class RunOptions:
     """Bars by symbol (``BTCUSDT``) for simulated time, instead of files (benches, backtests)."""
 
 
-class _Tap:
-    """The journal as the engine writes it, seen by the observer after each store."""
-
-    def __init__(self, journal: Journal, observer: RunObserver) -> None:
-        self._journal = journal
-        self._observer = observer
-
-    def append(self, event: JournalEvent) -> int:
-        seq = self._journal.append(event)
-        self._observer.on_journal(event)
-        return seq
-
-
-class _Probe:
-    """The venue, timing how long after its bar an entry order is handed over (the order path)."""
-
-    def __init__(self, venue: Any, daemon: Daemon) -> None:
-        self._venue = venue
-        self._daemon = daemon
-
-    async def create_order(self, request: OrderRequest) -> OrderReport:
-        start = self._daemon.bar_started_ns
-        if start is not None and not request.reduce_only:  # an entry: the order path the bench times
-            self._daemon.observer.order_path((perf_ns() - start) / 1000.0)
-            self._daemon.bar_started_ns = None
-        return await self._venue.create_order(request)  # type: ignore[no-any-return]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._venue, name)
-
-
 class Daemon:
     """One run of ``eclipse run`` (see the module docstring). Implements the status server's
     :class:`~eclipse.runtime.snapshot.DaemonControl`."""
@@ -120,10 +92,19 @@ class Daemon:
         options: RunOptions,
         *,
         on_event: Callable[[str], None] | None = None,
+        crash: CrashPlan | None = None,
+        venue_setup: Callable[[], Awaitable[VenueSetup]] | None = None,
     ) -> None:
         self.env = env
         self.options = options
         self.settings = RuntimeSettings.load(env)
+        self.crash = crash
+        """Crash points (the proof suites): None, or from ``CHAOS_CRASH_AT`` (SIGKILL) when given."""
+        if crash is None and self.settings.crash_at:
+            self.crash = CrashPlan(parse_crash_at(self.settings.crash_at))
+        self._venue_setup = venue_setup
+        """An externally owned venue (the deterministic simulation: it outlives the daemon across crashes);
+        with it a run directory's journal is resumed in simulated time too."""
         self.engine_settings = EngineSettings.load(env, self.settings.profile)
         self.run_dir = RunDir(options.run_dir)
         self.mode = RunMode.SIMULATED  # set by start()
@@ -171,19 +152,24 @@ class Daemon:
     async def start(self, mode: RunMode) -> None:
         """Everything before the first loop (module docstring order); EclipseError on what must stop."""
         self.mode = mode
+        if mode is RunMode.LIVE and self.crash is not None:
+            raise ConfigError("CHAOS_CRASH_AT", self.settings.crash_at, "empty in live mode (testing only)")
         self.run_dir.create()
         self._lock.acquire()
-        self._check_identity(mode)
-        setup = await open_run_venue(
-            mode,
-            self.env,
-            self.run_dir,
-            symbols=self._wanted_symbols(mode),
-            speed=self.options.speed,
-            data=self.options.data,
-            frames=self.options.frames,
-            seed=self.options.seed,
-        )
+        check_identity(self.run_dir, self.env, mode, resuming=self._venue_setup is not None)
+        if self._venue_setup is not None:
+            setup = await self._venue_setup()
+        else:
+            setup = await open_run_venue(
+                mode,
+                self.env,
+                self.run_dir,
+                symbols=self._wanted_symbols(mode),
+                speed=self.options.speed,
+                data=self.options.data,
+                frames=self.options.frames,
+                seed=self.options.seed,
+            )
         self.setup = setup
         await self._check_skew(setup)
         markets = await self._load_markets(setup)
@@ -218,7 +204,7 @@ class Daemon:
         sleep = sim_sleep(setup.sim_clock) if setup.sim_clock is not None else asyncio.sleep
         engine, report = await ExecutionEngine.resume(
             self.journal,
-            cast(Venue, _Probe(setup.venue, self)),
+            cast(Venue, VenueProbe(setup.venue, self)),
             setup.market,
             self.telemetry,
             settings,
@@ -228,7 +214,7 @@ class Daemon:
             symbols=self.symbols,
             check_positions=not self.spot,
         )
-        engine.journal = _Tap(self.journal, self.observer)
+        engine.journal = JournalTap(self.journal, self.observer, self.crash)
         self.engine = engine
         self._base_realized = engine.book.realized_pnl()
         self._base_fees = engine.book.total_fees()
@@ -245,7 +231,7 @@ class Daemon:
             version=__version__,
         )
         self.reliability = await start_reliability(self)  # before any entry: venue truth vs the journal
-        await self._warm_up(setup, engine)
+        await warm_up(self, setup, engine)
         self.metrics = DaemonMetrics(self.symbols, loops=_LOOPS)
         self.metrics.set_versions({"eclipse": __version__})
         self.observer.metrics = self.metrics
@@ -269,45 +255,6 @@ class Daemon:
         self.status_server = server
         self.run_dir.status_url.write_text(url + "\n", encoding="utf-8")
         self.event(f"status: {url}/status  health: {url}/healthz  metrics: {url}/metrics")
-
-    def _identity(self, mode: RunMode) -> dict[str, str]:
-        """The venue a journal belongs to: the adapter (lower case) and its URL (empty: the exchange's own),
-        the built-in simulator, or the in-process replay."""
-        adapter = self.env.get("EXCHANGE_ADAPTER", "").strip().lower()
-        url = self.env.get("VENUE_API_URL", "").strip().rstrip("/")
-        if mode is RunMode.SIMULATED:
-            venue = "replay"
-        elif mode is RunMode.SIM and not url:
-            venue = "builtin-sim"
-        else:
-            venue = f"{adapter or 'sim'}@{url or 'exchange'}"
-        return {"mode": mode.value, "venue": venue}
-
-    def _check_identity(self, mode: RunMode) -> None:
-        """A run directory's journal belongs to one mode and venue; simulated time starts from an empty
-        directory."""
-        want = self._identity(mode)
-        path = self.run_dir.identity
-        has_journal = self.run_dir.journal.exists()
-        if path.exists():
-            try:
-                have = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                have = None
-            if have != want:
-                held = f"{have.get('mode')} on {have.get('venue')}" if isinstance(have, dict) else "?"
-                raise EclipseError(
-                    f"{self.run_dir.root} holds a {held} run and this one is {want['mode']} on "
-                    f"{want['venue']}: one directory never mixes venues; use another --dir"
-                )
-        elif has_journal:
-            raise EclipseError(f"{self.run_dir.root} holds a journal of an unknown run; use another --dir")
-        if mode is RunMode.SIMULATED and has_journal:
-            raise EclipseError(
-                f"{self.run_dir.root} already holds a simulated-time run (simulated time starts from an "
-                "empty run directory); use another --dir or remove it"
-            )
-        path.write_text(json.dumps(want) + "\n", encoding="utf-8")
 
     def _wanted_symbols(self, mode: RunMode) -> tuple[str, ...]:
         symbols = self.settings.symbols
@@ -375,50 +322,6 @@ class Daemon:
             raise EclipseError(f"the {quote} balance on {setup.name} is {equity}: nothing to trade with")
         return equity
 
-    async def _warm_up(self, setup: VenueSetup, engine: ExecutionEngine) -> None:
-        """Seed each symbol's features: the saved state when recent, else fetched history."""
-        now = setup.market.now_ms()
-        # a bar that closed less than the settle delay ago may not be final on the venue yet: the feed hands
-        # it out after the settle, not the warm-up
-        settled = now - round(self.settings.bar_settle_sec * 1000)
-        current_open = settled // BAR_MS * BAR_MS
-        for symbol in self.symbols:
-            restored = self._restore_features(engine, symbol, now)
-            if restored is not None:
-                bars = await fetch_history(
-                    setup.venue, symbol, current_open, (current_open - restored) // BAR_MS - 1
-                )
-                how = "restored"
-            else:
-                bars = await fetch_history(setup.venue, symbol, current_open, HISTORY_BARS)
-                how = "history"
-            for bar in bars:
-                engine.signals.advance(symbol, bar)
-            state = engine.signals.features(symbol)
-            last = state.last_ts_ms if state is not None else None
-            self.feed_start[symbol] = last if last is not None else current_open - BAR_MS
-            assert self.telemetry is not None
-            self.telemetry.emit("runtime.warmed_up", symbol=symbol, how=how, bars=len(bars))
-            await engine.prepare(symbol)  # leverage and margin mode set now, not on the first entry's path
-            self.event(f"{symbol}: features {how}, {len(bars)} bars fetched")
-
-    def _restore_features(self, engine: ExecutionEngine, symbol: str, now_ms: int) -> int | None:
-        path = self.run_dir.feature_state(symbol)
-        if not path.exists():
-            return None
-        try:
-            engine.signals.restore_state(symbol, path.read_bytes())
-        except (EclipseError, ValueError, OSError) as exc:
-            self.event(f"{symbol}: saved features not used ({exc})")
-            return None
-        state = engine.signals.features(symbol)
-        last = state.last_ts_ms if state is not None else None
-        if last is None or now_ms - last > self.settings.feature_state_max_age_sec * 1000:
-            engine.signals.forget(symbol)
-            self.event(f"{symbol}: saved features too old, fetching history")
-            return None
-        return last
-
     # --- the bar ---------------------------------------------------------------------------------------
     async def handle_bar(self, symbol: str, bar: Bar, speed: float | None = 1.0) -> None:
         """One closed bar through the engine (the caller holds :attr:`engine_lock`). Its lag is measured from
@@ -426,6 +329,8 @@ class Daemon:
         simulated time (``speed`` None) it is the wall time the handling took."""
         engine = self.engine
         assert engine is not None
+        if self.crash is not None:
+            self.crash.hit("bar")
         if self.guards is not None:  # data quality and staleness see the bar before the entry does
             self.guard_events(self.guards.on_bar(symbol, bar))
         started = self.bar_started_ns = perf_ns()
@@ -607,6 +512,8 @@ class Daemon:
                 with contextlib.suppress(VenueError, OSError):
                     await engine.sync_fills()
                     await engine.check_protection()  # every open position leaves with its stop on the venue
+            if self.crash is not None:
+                self.crash.hit("shutdown")
             unprotected = [
                 sym
                 for sym in engine.book.open_positions()
@@ -647,6 +554,19 @@ class Daemon:
             self.event(f"run summary not written to {self.run_dir.root}: {exc.strerror or exc}")
         await self.close()
         return summary
+
+    def abandon(self) -> None:
+        """The process died here (the deterministic simulation's crash): the journal's connection, the
+        telemetry file and the lock are released and nothing else is written (buffered telemetry is lost,
+        as a kill loses it); the venue is the harness's and stays as it is."""
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        if self._sink is not None:
+            self._sink.abandon()
+            self._sink = None
+        self.setup = None
+        self._lock.release()
 
     async def close(self) -> None:
         """Release everything (idempotent): status server, venue, simulator, journal, telemetry, lock."""

@@ -35,6 +35,8 @@ class RuntimeSettings:
     status_http: bool
     status_host: str
     status_port: int
+    crash_at: str
+    """``CHAOS_CRASH_AT``: crash points for the kill -9 suite (empty: none)."""
     status_token: str = field(repr=False)
     """A secret: never in a repr, a log or the status."""
 
@@ -72,5 +74,6 @@ class RuntimeSettings:
             status_http=bool(get("STATUS_HTTP")),
             status_host=str(get("STATUS_HTTP_HOST")),
             status_port=int(str(get("STATUS_HTTP_PORT"))),
+            crash_at=str(get("CHAOS_CRASH_AT")),
             status_token=str(get("STATUS_TOKEN")),
         )

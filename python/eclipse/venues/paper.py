@@ -29,6 +29,7 @@ from eclipse.venues.sim.engine import EngineConfig, MatchingEngine
 from eclipse.venues.sim.market import FeedConfig, FeedError, FeedMode, MarketFeed
 from eclipse.venues.sim.model import (
     BalanceView,
+    EngineFaults,
     EngineReject,
     InstrumentSpec,
     OrderView,
@@ -191,6 +192,7 @@ class PaperVenue:
         store_path: str | Path | None = None,
         refresh_ms: int = 1_000,
         spread_bps: float = 1.0,
+        faults: EngineFaults | None = None,
     ) -> None:
         if refresh_ms < 0:
             raise ValueError(f"refresh_ms must be >= 0, got {refresh_ms}")
@@ -203,6 +205,7 @@ class PaperVenue:
         if self._config.kind is not kind:
             raise ValueError(f"config is for {self._config.kind} markets, the paper venue trades {kind}")
         self._store_path = Path(store_path) if store_path is not None else None
+        self._faults = faults
         self._refresh_ms = refresh_ms
         self._feed = MarketFeed(clock, FeedConfig(mode=FeedMode.LIVE, spread_bps=spread_bps))
         self._engine: MatchingEngine | None = None
@@ -361,6 +364,7 @@ class PaperVenue:
                 self._feed,
                 self._clock,
                 self._config,
+                faults=self._faults,
                 store=self._store,
             )
             if self._feed.restored:

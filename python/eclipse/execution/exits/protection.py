@@ -206,6 +206,27 @@ class ProtectionManager:
         )
         return ProtectionEvent(self._clock.now_ms(), symbol, ProtectionState.PLACED, client_order_id)
 
+    def shrunk(self, client_order_id: str, qty: Decimal) -> bool:
+        """The venue took the stop-loss ``client_order_id`` for less than asked (a reduce-only shrink): the
+        position is only partly covered, so the tracker is uncovered again (``protection_missing``, the
+        T_protect clock starts) and the cover counts only ``qty``: the next :meth:`check` protects the whole
+        position anew. True when it changed anything."""
+        found = self._leg(client_order_id)
+        if found is None:
+            return False
+        symbol, kind, _ = found
+        cover = self._covers.get(symbol)
+        if kind is not IntentKind.STOP_LOSS or cover is None or qty >= cover.qty:
+            return False
+        self._emit(
+            "protection.shrunk", symbol=symbol, client_order_id=client_order_id, qty=qty, wanted=cover.qty
+        )
+        cover.qty = qty
+        tr = self.tracker(symbol)
+        if tr.state == "protected":
+            tr.protection_missing()
+        return True
+
     def failed(self, client_order_id: str, *, refused: bool = False, breached: bool = False) -> None:
         """Placing ``client_order_id`` failed (rejected, unresolved): the next :meth:`check` re-places it.
 

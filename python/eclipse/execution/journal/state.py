@@ -220,6 +220,7 @@ class JournalState:
                 phase=phase,
                 order_id=ev.order_id,
                 status=ev.status,
+                qty=ev.qty if ev.qty is not None else o.qty,  # the venue's (a reduce-only shrink)
                 venue_filled=ev.filled,
                 triggered_order_id=ev.triggered_order_id or o.triggered_order_id,
             )
@@ -256,7 +257,16 @@ class JournalState:
                 f"seq {seq}: fill {ev.fill.trade_id} for unknown client id {ev.client_order_id}"
             )
             return
-        self.orders[ev.client_order_id] = replace(o, filled=o.filled + ev.fill.qty, fills=o.fills + 1)
+        o = replace(o, filled=o.filled + ev.fill.qty, fills=o.fills + 1)
+        if o.in_flight and o.order_id is not None and o.qty is not None and o.filled >= o.qty:
+            # its fills complete it, as they move the order machine to filled: nothing is in flight any more
+            o = replace(
+                o,
+                phase=OrderPhase.RESOLVED,
+                status=OrderStatus.FILLED,
+                venue_filled=max(o.venue_filled or _ZERO, o.filled),
+            )
+        self.orders[ev.client_order_id] = o
 
     # -- queries -------------------------------------------------------------------------------------------
 
