@@ -41,7 +41,23 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("--from", dest="first", type=int_at_least(0), default=0, metavar="S", help="first seed")
     p.add_argument(
-        "--bars", type=int_at_least(10), default=180, help="bars with faults per seed (default 180)"
+        "--bars",
+        type=int_at_least(10),
+        default=None,
+        help="bars with faults per seed (default 180; with --soak 100,000)",
+    )
+    p.add_argument(
+        "--soak",
+        action="store_true",
+        help="one long run from seed --from over --symbols synthetic symbols, no kill points; RSS reported",
+    )
+    p.add_argument("--symbols", type=int_at_least(1), default=3, help="symbols of a --soak run (default 3)")
+    p.add_argument(
+        "--max-growth-mb",
+        type=float,
+        default=2.0,
+        metavar="MB",
+        help="a --soak run fails when RSS grows faster than this per 10,000 bars (default 2)",
     )
     p.add_argument(
         "--jobs",
@@ -74,8 +90,10 @@ def _cmd_simtest(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, 
             problems.append(str(exc))
     if problems:
         raise EclipseError("; ".join(problems))
+    if args.soak:
+        return _soak(args, knobs, out, err)
     config = SimtestConfig(
-        bars=args.bars,
+        bars=args.bars if args.bars is not None else 180,
         faults=not args.no_faults,
         crashes=not args.no_crashes,
         changes=not args.no_changes,
@@ -148,3 +166,48 @@ def _cmd_simtest(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, 
         except OSError as exc:
             raise EclipseError(f"--json {args.json}: cannot write ({exc.strerror or exc})") from None
     return 0 if summary.ok else 1
+
+
+def _soak(args: argparse.Namespace, knobs: dict[str, str], out: TextIO, err: TextIO) -> int:
+    from eclipse.proof.simulation import SimtestConfig
+    from eclipse.proof.soak import SOAK_SYMBOLS, run_soak
+
+    if args.symbols > len(SOAK_SYMBOLS):
+        raise EclipseError(f"--symbols {args.symbols}: a soak has at most {len(SOAK_SYMBOLS)} symbols")
+    bars = args.bars if args.bars is not None else 100_000
+    if not args.quiet:
+        print(f"soak: {bars} bars x {args.symbols} symbols from seed {args.first} ...", file=err, flush=True)
+    config = SimtestConfig(faults=not args.no_faults, changes=not args.no_changes, env=knobs)
+    run_dir = args.keep / f"soak-{args.first}" if args.keep is not None else None
+    soak = run_soak(args.first, bars=bars, symbols=args.symbols, config=config, run_dir=run_dir)
+    r, m = soak.result, soak.result.report.measures
+    closes = r.bars / max(1, len(soak.symbols))
+    print(
+        f"soak: seed {r.seed}, {closes:.0f} bars x {len(soak.symbols)} symbols ({', '.join(soak.symbols)}) "
+        f"in {r.seconds:.1f}s ({closes / r.seconds if r.seconds else 0:.0f} bar closes/s)",
+        file=out,
+    )
+    growth = soak.growth_mb_per_10k
+    print(
+        f"  memory              RSS {soak.rss_start_mb:.1f} MiB at start, {soak.rss_end_mb:.1f} MiB at the "
+        f"end, {growth:+.2f} MiB per 10,000 bars",
+        file=out,
+    )
+    print(f"  faults injected     {r.faults}; changes under the daemon {len(r.changes)}", file=out)
+    print(f"  orders / fills      {m.orders} / {m.fills}; positions {m.positions}", file=out)
+    print(f"  protection gap      longest {m.longest_gap_s:g}s, total {m.gap_total_s:.1f}s", file=out)
+    print(f"  violations          {len(r.report.violations)}", file=out)
+    for v in r.report.violations[:20]:
+        print(f"  {v}", file=out)
+    if args.json is not None:
+        try:
+            args.json.write_text(json.dumps(soak.to_dict(), indent=2) + "\n")
+        except OSError as exc:
+            raise EclipseError(f"--json {args.json}: cannot write ({exc.strerror or exc})") from None
+    leak = growth > args.max_growth_mb
+    if leak:
+        print(
+            f"  memory grows {growth:.2f} MiB per 10,000 bars (over --max-growth-mb {args.max_growth_mb:g})",
+            file=out,
+        )
+    return 0 if r.ok and not leak else 1

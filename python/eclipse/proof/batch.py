@@ -12,16 +12,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
-from typing import Final
 
 from eclipse.clock import perf_ns
-from eclipse.proof.simulation import SeedResult, SimtestConfig, run_seed
+from eclipse.proof.simulation import SIMTEST_KNOBS, SeedResult, SimtestConfig, run_seed
 
 __all__ = ["SIMTEST_KNOBS", "BatchSummary", "reproduce_command", "run_batch", "summarize", "timed_batch"]
-
-SIMTEST_KNOBS: Final = {"ENTRY_MIN_CONFIDENCE": "0.15", "FIXED_NOTIONAL_USDT": "200"}
-"""The daemon's knobs in a simulation (it trades often, so the order path is exercised); the environment's
-knobs are not read: a seed replays the same anywhere. ``--knob`` overrides."""
 
 
 def reproduce_command(seed: int, config: SimtestConfig) -> str:

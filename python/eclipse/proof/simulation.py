@@ -37,8 +37,11 @@ from eclipse.venues.sim.faults import FaultPlan as EngineFaultsPlan
 from eclipse.venues.sim.model import EngineReject, PlaceRequest
 from eclipse.venues.types import OrderType, Side
 
-__all__ = ["SeedResult", "SimtestConfig", "World", "run_seed", "seed_plan"]
+__all__ = ["SIMTEST_KNOBS", "SeedResult", "SimtestConfig", "World", "run_seed", "seed_plan"]
 
+SIMTEST_KNOBS: Final = {"ENTRY_MIN_CONFIDENCE": "0.15", "FIXED_NOTIONAL_USDT": "200"}
+"""The daemon's knobs in a simulation (it trades often, so the order path is exercised); the environment's
+knobs are not read: a seed replays the same anywhere. ``eclipse simtest --knob`` overrides."""
 _MAX_START_FAILURES: Final = 30
 _START_RETRY_MS: Final = 10_000
 
@@ -55,10 +58,12 @@ class SimtestConfig:
     crashes: bool = True
     changes: bool = True
     """Changes made under the daemon (a stop removed, a position closed by hand)."""
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(SIMTEST_KNOBS))
     """Knobs for the daemon (registry defaults for the rest)."""
     frames: Mapping[str, OhlcvFrame] | None = None
-    """Bars by symbol (``BTCUSDT``); None: the embedded BTC month."""
+    """Bars by symbol (``BTCUSDT``); None: the embedded BTC month. The daemon trades them all."""
+    sample_every: int = 0
+    """Sample this process's resident memory every that many bars (0: never; the soak run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +166,7 @@ class World:
     """The exchange of one seed: the replay, the matching engine (paper venue) with engine faults, and the
     venue faults in front of it; it outlives the daemons that crash and restart against it."""
 
-    def __init__(self, plan: SeedPlan, frames: Mapping[str, OhlcvFrame]) -> None:
+    def __init__(self, plan: SeedPlan, frames: Mapping[str, OhlcvFrame], sample_every: int = 0) -> None:
         self.plan = plan
         self.clock = SimClock(plan.start_ms)
         self.source = ReplaySource(self.clock, _cut(frames, plan.end_ms), partial_forming=True)
@@ -179,6 +184,10 @@ class World:
         self.excused: list[tuple[int, int]] = []
         """Market-time stretches the daemon could not know of a change made under it (to its next check)."""
         self.applied: list[str] = []
+        self.sample_ms = BAR_MS * sample_every if sample_every > 0 else 0
+        self._next_sample = plan.start_ms
+        self.rss: list[tuple[int, int]] = []
+        """(bars since the start, resident bytes) every ``sample_every`` bars."""
 
     def _step(self, symbol: str) -> Any:
         return self.paper.engine.specs[symbol].step_size
@@ -199,6 +208,11 @@ class World:
     def before_call(self) -> None:
         """Every call of the daemon's first: the quiet switch, and the changes now due."""
         now = self.clock.now_ms()
+        if self.sample_ms and now >= self._next_sample:
+            from eclipse.proof.soak import rss_bytes  # soak imports this module: imported here
+
+            self.rss.append(((now - self.plan.start_ms) // BAR_MS, rss_bytes()))
+            self._next_sample += self.sample_ms
         if not self.quiet and now >= self.plan.quiet_ms:
             self.quiet = True
             self.injector.clear()
@@ -282,6 +296,8 @@ class SeedResult:
     seconds: float
     start_ms: int
     error: str = ""
+    rss: tuple[tuple[int, int], ...] = ()
+    """Resident memory samples (bars since the start, bytes), when asked for."""
 
     @property
     def ok(self) -> bool:
@@ -293,8 +309,10 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
     t0 = perf_ns()
     frames = _frames(config)
     plan = seed_plan(seed, config, frames)
-    world = World(plan, frames)
+    world = World(plan, frames, config.sample_every)
     env = dict(config.env)
+    if config.frames is not None:
+        env.setdefault("ACTIVE_SYMBOLS", ",".join(sorted(config.frames)))
     crashes = list(plan.crashes)
     crashed: list[str] = []
     downtime: list[tuple[int, int]] = []
@@ -358,6 +376,7 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
         seconds=(perf_ns() - t0) / 1e9,
         start_ms=plan.start_ms,
         error=error,
+        rss=tuple(world.rss),
     )
 
 

@@ -59,6 +59,13 @@ def _default_tick(values: NDArray[np.float64]) -> float:
     return min(max(10.0 ** (k - 5), 1e-8), 10.0 ** -_decimals_of(values))
 
 
+LIVE_RETAIN_MS = 24 * 3_600_000
+"""How much of its path a pushed (live) series keeps: a day of data time; the matching engine walks only
+from its last sync, which the paper venue's every call moves to now."""
+LIVE_MIN_POINTS = 16_384
+"""A pushed series forgets nothing until it holds this many points."""
+
+
 class Series:
     """One symbol's price points (data time) in growable numpy arrays; ``shift`` maps data time to market
     time (market = data + shift)."""
@@ -111,9 +118,12 @@ class Series:
         self.n = len(ts)
 
     def append(self, ts: int, price: float, seg: int, vol: float) -> None:
-        """Append one point (growing the arrays by doubling)."""
+        """Append one point (growing the arrays by doubling; a pushed series first forgets what is older
+        than :data:`LIVE_RETAIN_MS`, so a paper venue running for months holds a bounded path)."""
         if not self.tick:
             self._set_tick(_default_tick(np.array([price])))
+        if self.n == len(self.ts) and self.live and self.n >= LIVE_MIN_POINTS:
+            self.forget_before(ts - LIVE_RETAIN_MS)
         if self.n == len(self.ts):
             cap = max(64, 2 * self.n)
             for name in ("ts", "price", "seg", "vol"):
@@ -128,6 +138,20 @@ class Series:
         self.seg[i] = int(seg)
         self.vol[i] = vol
         self.n += 1
+
+    def forget_before(self, t: int) -> int:
+        """Drop the points before data time ``t``, keeping the last one before it (the price at ``t`` stays
+        what it was); the number dropped. Only what happened before ``t`` is forgotten."""
+        n = self.n
+        keep_from = int(self.ts[:n].searchsorted(t, "left")) - 1
+        if keep_from <= 0:
+            return 0
+        for name in ("ts", "price", "seg", "vol"):
+            arr = getattr(self, name)
+            arr[: n - keep_from] = arr[keep_from:n]
+        self.n = n - keep_from
+        self._memo_t, self._memo_n = -1, -1
+        return keep_from
 
     def last_ts(self) -> int:
         """Data time of the last point."""
