@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from eclipse.cli import main
+from eclipse.execution.exits import ProtectionPlan
 from eclipse.execution.exits.protection import ProtectionManager
 from eclipse.proof.batch import SIMTEST_KNOBS, reproduce_command
 from eclipse.proof.simulation import SimtestConfig, run_seed, seed_plan
@@ -57,6 +58,17 @@ def test_regression_seed_15_a_stop_shrunk_below_the_position_is_replaced(
     assert run_seed(15, CONFIG).ok
     monkeypatch.setattr(ProtectionManager, "shrunk", lambda self, cid, qty: False)
     broken = run_seed(15, CONFIG)
+    assert {v.checker for v in broken.report.violations} == {"protection.run.one_stop_within_t_protect"}
+
+
+def test_regression_seed_98_a_shrunk_stop_is_regrown_without_waiting_for_a_listing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seed 98: a stop shrunk by the venue was re-placed only by the periodic check, which needs the open
+    orders listed; three failed listings in a row left the position 24 s partly covered (T_protect 15 s)."""
+    assert run_seed(98, CONFIG).ok
+    monkeypatch.setattr(ProtectionManager, "regrow", lambda self, position: ProtectionPlan())
+    broken = run_seed(98, CONFIG)
     assert {v.checker for v in broken.report.violations} == {"protection.run.one_stop_within_t_protect"}
 
 

@@ -67,9 +67,15 @@ def _refused(result: RouterResult) -> bool:
     return result.outcome is RouterOutcome.REJECTED and kind is not None and not error_class(kind).retryable
 
 
-async def run_protection(engine: ExecutionEngine, plan: ProtectionPlan) -> None:
+_REGROW_ROUNDS = 3
+"""How many times in a row a stop the venue shrank is placed again at once (then the periodic check)."""
+
+
+async def run_protection(engine: ExecutionEngine, plan: ProtectionPlan, _round: int = 0) -> None:
     """Journal the plan's events, send the cancels that wait for nothing, place its orders, close breached
-    positions, then send the cancels that wait for a confirmed replacement."""
+    positions, then send the cancels that wait for a confirmed replacement. A stop the venue took for less
+    than the position (a reduce-only shrink) is placed again at the whole size at once: re-protecting does
+    not wait for the next check, which needs the venue's open orders listed."""
     for ev in plan.events:
         engine.recorder.append(ev)
     for c in plan.cancel:
@@ -97,6 +103,11 @@ async def run_protection(engine: ExecutionEngine, plan: ProtectionPlan) -> None:
         if not engine.protection.confirmed(c.after):
             continue  # its replacement is not working yet: the old leg stays (canceled at a later check)
         await _cancel(engine, c)
+    if _round < _REGROW_ROUNDS:
+        for symbol in dict.fromkeys(r.symbol for r in plan.place if r.kind is IntentKind.STOP_LOSS):
+            again = engine.protection.regrow(engine.book.snapshot(symbol))
+            if again.place:
+                await run_protection(engine, again, _round + 1)
 
 
 async def _cancel(engine: ExecutionEngine, c: CancelRequest) -> None:

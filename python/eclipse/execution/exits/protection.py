@@ -209,8 +209,8 @@ class ProtectionManager:
     def shrunk(self, client_order_id: str, qty: Decimal) -> bool:
         """The venue took the stop-loss ``client_order_id`` for less than asked (a reduce-only shrink): the
         position is only partly covered, so the tracker is uncovered again (``protection_missing``, the
-        T_protect clock starts) and the cover counts only ``qty``: the next :meth:`check` protects the whole
-        position anew. True when it changed anything."""
+        T_protect clock starts) and the cover counts only ``qty``: :meth:`regrow` (at once) or the next
+        :meth:`check` protects the whole position anew. True when it changed anything."""
         found = self._leg(client_order_id)
         if found is None:
             return False
@@ -226,6 +226,20 @@ class ProtectionManager:
         if tr.state == "protected":
             tr.protection_missing()
         return True
+
+    def regrow(self, position: PositionSnapshot) -> ProtectionPlan:
+        """The legs again at the whole position's size when the cover counts less than the position (a
+        shrunk stop): replacements placed now, the old legs canceled once they are confirmed. Empty when the
+        cover covers it (or there is none: the check adopts the position)."""
+        cover = self._covers.get(position.symbol)
+        if position.side is None or cover is None or cover.side is not position.side:
+            return ProtectionPlan()
+        if abs(position.qty) <= cover.qty:
+            return ProtectionPlan()
+        cover.qty = abs(position.qty)
+        self._retire(cover)
+        place = self._place_legs(cover, position, (IntentKind.STOP_LOSS, IntentKind.TAKE_PROFIT))
+        return ProtectionPlan(place, self._retired_cancels(cover, position.symbol))
 
     def failed(self, client_order_id: str, *, refused: bool = False, breached: bool = False) -> None:
         """Placing ``client_order_id`` failed (rejected, unresolved): the next :meth:`check` re-places it.
