@@ -125,3 +125,22 @@ def test_the_replay_command_names_the_seed_and_the_changed_knobs() -> None:
         "eclipse simtest --seeds 1 --from 42 --bars 180 --no-crashes --knob RECONCILE_MAX_LOOKUPS=2 "
         "--keep eclipse-simtest-42"
     )
+
+
+def test_a_daemon_that_raises_fails_its_seed_with_where_it_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eclipse.runtime.daemon import Daemon
+
+    calls = {"n": 0}
+    real = Daemon.handle_bar
+
+    async def flaky(self: Daemon, symbol: str, bar: object, speed: float | None = 1.0) -> None:
+        calls["n"] += 1
+        if calls["n"] == 40:
+            raise RuntimeError("boom in the bar path")
+        await real(self, symbol, bar, speed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Daemon, "handle_bar", flaky)
+    result = run_seed(2, SimtestConfig(crashes=False))
+    assert not result.ok
+    assert result.error.startswith("the daemon raised RuntimeError: boom in the bar path (at ")
+    assert [v.checker for v in result.report.violations][-1] == "simtest.harness"

@@ -15,6 +15,7 @@ import hashlib
 import random
 import shutil
 import tempfile
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,6 +280,10 @@ def _cut(frames: Mapping[str, OhlcvFrame], end_ms: int) -> dict[str, OhlcvFrame]
     return out
 
 
+class _StartRefusedError(Exception):
+    """The daemon refused to start (a clear error, as a user would see it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SeedResult:
     """One seed's verdict."""
@@ -328,7 +333,10 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
         )
         lives += 1
         try:
-            await daemon.start(RunMode.SIMULATED)
+            try:
+                await daemon.start(RunMode.SIMULATED)
+            except EclipseError as exc:
+                raise _StartRefusedError(str(exc)) from exc
             await run_simulated(daemon)
             await daemon.shutdown()
             bars += daemon.observer.bars
@@ -342,7 +350,7 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
             if down and now + down < plan.quiet_ms:
                 world.clock.set_ms(now + down)
                 downtime.append((now, now + down))
-        except EclipseError as exc:  # a start refused (the venue failing at startup): restarted later
+        except _StartRefusedError as exc:  # the venue failing at startup: the daemon is started again later
             daemon.abandon()
             failures += 1
             if failures > _MAX_START_FAILURES:
@@ -351,6 +359,12 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
             now = world.clock.now_ms()
             world.clock.set_ms(now + _START_RETRY_MS)
             downtime.append((now, now + _START_RETRY_MS))
+        except Exception as exc:  # a bug: the seed fails with it and the batch goes on
+            bars += daemon.observer.bars
+            daemon.abandon()
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            error = f"the daemon raised {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
+            break
     engine = world.paper.engine
     settings_ms = _t_protect_ms(env)
     evidence = RunEvidence.from_run_dir(
