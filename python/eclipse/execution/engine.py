@@ -142,6 +142,7 @@ class ExecutionEngine:
         guard: GuardKnobsProvider | None = None,
         order_table: CompiledMachine | None = None,
         protection_table: CompiledMachine | None = None,
+        wall: Clock | None = None,
     ) -> None:
         self.venue, self.journal, self.clock, self.telemetry = venue, journal, clock, telemetry
         self.settings = settings
@@ -160,6 +161,8 @@ class ExecutionEngine:
             sleep,
             rng or random.Random(0),
             max_notional=rs.max_notional,
+            landing_window_ms=rs.landing_window_ms,
+            wall=wall,
         )
         self.book = PositionBook(clock, telemetry.sink)
         es = settings.entries
@@ -538,6 +541,7 @@ class ExecutionEngine:
         order_table: CompiledMachine | None = None,
         protection_table: CompiledMachine | None = None,
         check_positions: bool = True,
+        wall: Clock | None = None,
     ) -> tuple[ExecutionEngine, RecoveryReport]:
         """Rebuild an engine after a restart on ``journal`` (see the module docstring); entries stay
         disabled (``entries_enabled`` False) when recovery left anything unresolved, and blocked on a symbol
@@ -545,7 +549,9 @@ class ExecutionEngine:
 
         ``symbols`` are the configured trading symbols: recovery also looks there for orders of ours the
         journal lost (a power loss with ``durable_submits=False``), not only where the journal or a venue
-        position points. ``check_positions`` False on a spot venue (no positions to compare with)."""
+        position points. ``check_positions`` False on a spot venue (no positions to compare with). ``wall``:
+        the wall clock when ``clock`` is market time at a replay speed (the router's landing window is wall
+        time: the venue's receive window)."""
         report = await recover(
             journal, venue, clock, sleep=sleep, symbols=symbols, check_positions=check_positions
         )
@@ -560,6 +566,7 @@ class ExecutionEngine:
             guard=guard,
             order_table=order_table,
             protection_table=protection_table,
+            wall=wall,
         )
         engine.restore(journal)
         for m in report.position_mismatches:

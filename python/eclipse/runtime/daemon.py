@@ -213,6 +213,7 @@ class Daemon:
             guard=self.provider,
             symbols=self.symbols,
             check_positions=not self.spot,
+            wall=setup.wall,
         )
         engine.journal = JournalTap(self.journal, self.observer, self.crash)
         self.engine = engine

@@ -23,16 +23,18 @@ then a send loop over the :class:`~eclipse.venues.protocol.Venue` protocol:
 
 A local refusal (``BLOCKED``) writes nothing to the journal: no order exists for it.
 
-Residual risk, by design of the contract: a request still in flight when its lookup answers "not found" may
-land after the resend. The same client id makes the venue refuse the second while the first is open
-(``DUPLICATE_CLIENT_ID`` -> lookup -> ``PLACED``); an order that already filled is not protected that way,
-and reconciliation reports it.
+A request still in flight when its lookup answers "not found" may land later: "not found" proves the send
+never landed only once its landing window has passed (``landing_window_ms``: ``VENUE_RECV_WINDOW_MS`` and a
+second, after which the venue refuses the request as too old). Before that the lookup waits out the window
+and looks again; when the window outlasts the request's time budget the request is ``UNRESOLVED`` (why
+``may_still_land``), never resent. (The same client id would make the venue refuse a resend only while the
+first order is open: a market order that already filled would be placed twice; chaos scenario 3b.)
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -66,6 +68,8 @@ class LookupState(StrEnum):
     FOUND = "found"
     NOT_FOUND = "not_found"
     FAILED = "failed"
+    TOO_EARLY = "too_early"
+    """Not found, but the send may still land (its landing window outlasts the request's time budget)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +100,15 @@ class Router:
         rng: random.Random,
         *,
         max_notional: Decimal = Decimal(0),
+        landing_window_ms: int = 0,
+        wall: Clock | None = None,
     ) -> None:
+        if landing_window_ms < 0:
+            raise ValueError(f"landing_window_ms must be >= 0, got {landing_window_ms}")
+        self.landing_window_ms = landing_window_ms
+        self.wall = wall or clock
+        """The clock of the landing window (the venue's receive window is wall time; ``clock`` may be
+        market time running faster at a replay speed)."""
         if max_notional < 0:
             raise ValueError(f"max_notional must be >= 0 (0 = off), got {max_notional}")
         self.venue = venue
@@ -175,6 +187,31 @@ class Router:
                 if self.out_of_time(budget, delay, stage, step, err, symbol, intent_id, client_order_id):
                     return Lookup(LookupState.FAILED, error=err, tries=tries)
                 await self.sleep(delay)
+
+    async def _settled_lookup(self, req: RouterRequest, sent_ms: int, budget: RetryBudget) -> Lookup:
+        """A lookup after an unknown outcome whose "not found" proves the send never landed. Before the
+        landing window since the send has passed (``landing_window_ms``: the venue's receive window and a
+        margin), a request still in flight may land after the lookup: "not found" then waits out the rest
+        of the window and looks again. When the window outlasts the request's time budget the answer is
+        ``TOO_EARLY``: unresolved, never resent (reconciliation settles it)."""
+        tries = 0
+        while True:
+            found = await self.lookup(
+                req.symbol,
+                req.client_order_id,
+                conditional=req.type.conditional,
+                intent_id=req.intent_id,
+                deadline_ms=budget.deadline_ms,
+            )
+            tries += found.tries
+            if found.state is not LookupState.NOT_FOUND:
+                return replace(found, tries=tries)
+            wait_ms = sent_ms + self.landing_window_ms - self.wall.now_ms()
+            if wait_ms <= 0:
+                return replace(found, tries=tries)
+            if not budget.fits(self.clock.now_ms(), wait_ms / 1000.0):
+                return Lookup(LookupState.TOO_EARLY, error=found.error, tries=tries)
+            await self.sleep(wait_ms / 1000.0)
 
     def alert(
         self,
@@ -326,6 +363,7 @@ class Router:
         while True:
             tries += 1
             self._submitting(req, tries)
+            sent_ms = self.wall.now_ms()
             try:
                 rep = await self.venue.create_order(venue_req)
             except VenueError as err:
@@ -335,17 +373,11 @@ class Router:
                     self.journal.append(
                         OrderUnknown(self.clock.now_ms(), req.client_order_id, err.kind, err.message)
                     )
-                    found = await self.lookup(
-                        req.symbol,
-                        req.client_order_id,
-                        conditional=req.type.conditional,
-                        intent_id=req.intent_id,
-                        deadline_ms=budget.deadline_ms,
-                    )
+                    found = await self._settled_lookup(req, sent_ms, budget)
                     lookups += found.tries
                     if found.state is LookupState.FOUND and found.report is not None:
                         return self._placed(req, found.report, tries, lookups)
-                    if found.state is LookupState.FAILED:
+                    if found.state is LookupState.FAILED or found.state is LookupState.TOO_EARLY:
                         last = found.error or err
                         self.telemetry.emit(
                             "order.create.unresolved",
@@ -362,7 +394,7 @@ class Router:
                             RouterOutcome.UNRESOLVED,
                             error_kind=err.kind,
                             error_code=err.code,
-                            why="lookup_failed",
+                            why="lookup_failed" if found.state is LookupState.FAILED else "may_still_land",
                             tries=tries,
                             lookups=lookups,
                         )
