@@ -53,7 +53,9 @@ class VenueTruth:
 
     @classmethod
     def from_sim_db(cls, path: Path, namespace: str = "futures") -> VenueTruth:
-        """Read a simulator's store (``SimConfig.db_path``), read-only; positions are the trades' sum."""
+        """Read a simulator's store (``SimConfig.db_path``), read-only; positions are the trades' sum. A
+        running simulator folds its recent writes into the tables only every few hundred writes: stop it,
+        or compact its store (``SimStore.compact`` in its thread) first."""
         if not path.is_file():
             raise EclipseError(f"{path}: no simulator store here")
         try:
