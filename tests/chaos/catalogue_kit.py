@@ -25,18 +25,13 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from tests.runtime.daemon_kit import RAW, daemon_env, spawn, status
+from tests.runtime.daemon_kit import RAW, daemon_env, spawn, start_sim, status
 
-from eclipse.clock import LiveClock
 from eclipse.contracts import IntentKind, JournalEvent
 from eclipse.execution.journal.client_ids import parse_client_id
-from eclipse.market.bars import embedded_dataset
 from eclipse.proof.checkers import ProofReport, check_run
 from eclipse.proof.evidence import RunEvidence, VenueTruth, read_telemetry
-from eclipse.runtime.setup import EMBEDDED_START_BAR
-from eclipse.venues.sim.config import SimConfig
-from eclipse.venues.sim.engine import AlgoIdLayout, MatchingEngine
-from eclipse.venues.sim.market import FeedConfig, FeedMode, MarketFeed
+from eclipse.venues.sim.engine import MatchingEngine
 from eclipse.venues.sim.model import OrderView
 from eclipse.venues.sim.runner import SimServerThread
 
@@ -215,32 +210,6 @@ def _table() -> dict[str, Scenario]:
 
 SCENARIOS: Final[Mapping[str, Scenario]] = _table()
 """The catalogue, by id."""
-
-
-def start_sim(
-    speed: float, *, db_path: Path | None = None, port: int = 0, algo_ids: str = "apart"
-) -> SimServerThread:
-    """A replaying simulator as :func:`tests.runtime.daemon_kit.start_sim` makes it, optionally on a store
-    (a restart on it continues the venue), a fixed port and coinciding algo ids."""
-    feed = MarketFeed(
-        LiveClock(),
-        FeedConfig(mode=FeedMode.REPLAY, speed=speed, rebase=False, start_offset_bars=EMBEDDED_START_BAR),
-    )
-    feed.add_ohlcv(RAW, embedded_dataset())
-    scale = max(1.0, speed)
-    config = SimConfig(
-        port=port,
-        speed=speed,
-        start_offset_bars=EMBEDDED_START_BAR,
-        db_path=str(db_path) if db_path is not None else None,
-        algo_ids=AlgoIdLayout.parse(algo_ids),
-        weight_limit_1m=round(2400 * scale),
-        order_limit_10s=round(300 * scale),
-        order_limit_1m=round(1200 * scale),
-    )
-    sim = SimServerThread(config, LiveClock(), feed)
-    sim.start()
-    return sim
 
 
 def ours(o: OrderView, kind: IntentKind | None = None) -> bool:

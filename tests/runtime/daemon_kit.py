@@ -21,6 +21,7 @@ from eclipse.execution.journal import Journal
 from eclipse.market.bars import embedded_dataset
 from eclipse.runtime.setup import EMBEDDED_START_BAR
 from eclipse.venues.sim.config import SimConfig
+from eclipse.venues.sim.engine import AlgoIdLayout
 from eclipse.venues.sim.market import FeedConfig, FeedMode, MarketFeed
 from eclipse.venues.sim.runner import SimServerThread
 from eclipse.venues.types import OrderType
@@ -31,9 +32,12 @@ SECRET = "sEcReT-never-printed-0123456789"
 TOKEN = "tOkEn-never-printed-0123456789"
 
 
-def start_sim(speed: float) -> SimServerThread:
+def start_sim(
+    speed: float, *, db_path: Path | None = None, port: int = 0, algo_ids: str = "apart"
+) -> SimServerThread:
     """A replaying simulator (no rebase: the replay starts 2022-01-10 12:00 UTC, where trading happens),
-    its request limits per market minute."""
+    its request limits per market minute; optionally on a store (a restart on it continues the venue), a
+    fixed port and coinciding algo ids (``algo_ids="coincide"``)."""
     feed = MarketFeed(
         LiveClock(),
         FeedConfig(mode=FeedMode.REPLAY, speed=speed, rebase=False, start_offset_bars=EMBEDDED_START_BAR),
@@ -41,8 +45,11 @@ def start_sim(speed: float) -> SimServerThread:
     feed.add_ohlcv(RAW, embedded_dataset())
     scale = max(1.0, speed)
     config = SimConfig(
+        port=port,
         speed=speed,
         start_offset_bars=EMBEDDED_START_BAR,
+        db_path=str(db_path) if db_path is not None else None,
+        algo_ids=AlgoIdLayout.parse(algo_ids),
         weight_limit_1m=round(2400 * scale),
         order_limit_10s=round(300 * scale),
         order_limit_1m=round(1200 * scale),
