@@ -295,3 +295,33 @@ def test_check_leaves_skipped_symbols_alone_and_resume_counts_moves_past_used_id
     assert [r.client_order_id for r in plan.place] == [f"{INTENT}-sl-8"]
     assert rig.pm.renumber(f"{INTENT}-sl-8", f"{INTENT}-sl-12") is not None
     assert next(r.client_order_id for r in rig.pm.active(SYM)) == f"{INTENT}-sl-12"
+
+
+def test_a_stop_cut_to_the_position_is_not_a_shrunk_stop() -> None:
+    """A stop the venue acknowledges for exactly the position (a reduce-only order cut to it) covers it:
+    the tracker stays protected (review: it went uncovered for good, entries blocked, overdue alerts)."""
+    from dataclasses import replace as _replace
+
+    r = Rig()
+    plan = r.fill(Side.BUY, "0.006", "60000")
+    sl = next(p for p in plan.place if p.kind is IntentKind.STOP_LOSS)
+    tp = next(p for p in plan.place if p.kind is IntentKind.TAKE_PROFIT)
+    r.pm.placed(sl.client_order_id)
+    r.pm.placed(tp.client_order_id)
+    r.fill(Side.SELL, "0.003", "60100", client_id="X-BTCUSDT-1")  # an exit halves the position
+    r.clock.set_ms(r.clock.now_ms() + 5000)
+    tpr = report(tp.client_order_id, OrderType.TAKE_PROFIT_MARKET)
+    plan3 = r.pm.check([tpr], {SYM: r.book.snapshot(SYM)})  # the stop went missing: placed again
+    new_sl = next(p for p in plan3.place if p.kind is IntentKind.STOP_LOSS)
+    r.pm.placed(new_sl.client_order_id)
+    position = r.book.snapshot(SYM).qty
+    assert not r.pm.shrunk(new_sl.client_order_id, Decimal("0.003"), position)
+    assert r.pm.tracker(SYM).state == "protected"
+    slr = _replace(report(new_sl.client_order_id), qty=Decimal("0.003"))
+    assert r.pm.check([slr, tpr], {SYM: r.book.snapshot(SYM)}).place == ()
+    assert r.pm.tracker(SYM).state == "protected"
+    # below the position it is shrunk: uncovered, and regrow places the whole size again
+    assert r.pm.shrunk(new_sl.client_order_id, Decimal("0.001"), position)
+    assert r.pm.tracker(SYM).state == "open_unprotected"
+    again = r.pm.regrow(r.book.snapshot(SYM))
+    assert [p.qty for p in again.place if p.kind is IntentKind.STOP_LOSS] == [Decimal("0.003")]

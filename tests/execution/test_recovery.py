@@ -177,3 +177,26 @@ def test_fills_are_fetched_in_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             assert JournalState.replay(j).position_qty(SYM) == Decimal("0.015")
 
     asyncio.run(go())
+
+
+def test_a_send_not_found_inside_its_landing_window_is_left_unresolved(tmp_path: Path) -> None:
+    """Submitted moments before the crash and not on the venue yet: it may still land, so recovery does not
+    call it absent (a resend could double it); past the window "not found" proves it never landed."""
+
+    async def go() -> None:
+        venue, clock = make_venue()
+        with Journal.open(tmp_path / "j.db") as j:
+            j.append(submitting("c-1", clock.now_ms()))  # journaled; the send never made it (yet)
+            clock.set_ms(clock.now_ms() + 2_000)
+            early = await recover(j, venue, clock, sleep=no_sleep, landing_window_ms=6_000)
+            assert [u.client_order_id for u in early.unresolved] == ["c-1"]
+            assert "may still land" in early.unresolved[0].reason
+            assert JournalState.replay(j).orders["c-1"].in_flight
+            clock.set_ms(clock.now_ms() + 5_000)
+            late = await recover(j, venue, clock, sleep=no_sleep, landing_window_ms=6_000)
+            assert late.unresolved == ()
+            assert [(r.client_order_id, r.status, r.landed) for r in late.resolved] == [
+                ("c-1", OrderStatus.REJECTED, False)
+            ]
+
+    asyncio.run(go())

@@ -107,3 +107,23 @@ def test_a_send_that_never_lands_is_resent_once_the_window_has_passed() -> None:
     res = run(router.submit(request("e1", qty="0.004")))
     assert res.outcome is RouterOutcome.PLACED
     assert venue.creates_landed == 1  # the resend; the original never arrives
+
+
+def test_the_engine_router_waits_the_venues_receive_window_and_a_second() -> None:
+    from eclipse.execution.router.settings import LANDING_MARGIN_MS, load_router_settings
+
+    assert load_router_settings({}).landing_window_ms == 5_000 + LANDING_MARGIN_MS
+    assert (
+        load_router_settings({"VENUE_RECV_WINDOW_MS": "2000"}).landing_window_ms == 2_000 + LANDING_MARGIN_MS
+    )
+
+
+def test_the_router_tells_reconcile_while_a_send_may_still_land() -> None:
+    """Reconcile defers a "not found" of an order the router sent inside its landing window."""
+    router, venue, _ = _router(window_ms=6_000, delay_ms=10**9, budget_s=3.0)
+    res = run(router.submit(request("e1", qty="0.004")))
+    assert res.outcome is RouterOutcome.UNRESOLVED
+    assert router.may_still_land("e1")
+    assert not router.may_still_land("never-sent")
+    venue.clock.set_ms(venue.clock.now_ms() + 6_000)
+    assert not router.may_still_land("e1")

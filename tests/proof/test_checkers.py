@@ -215,3 +215,14 @@ def test_belief_must_equal_the_venue_once_settled() -> None:
         f"reconcile.run.belief_equals_venue: order {E0} is live in the journal (acked), CANCELED on the venue"
     ]
     assert check_run(replace(live_in_journal, settled=False)).ok
+
+
+def test_an_excuse_is_for_its_own_symbol_only() -> None:
+    late = evidence(
+        [order(1, E0, filled="0.004"), stop(1_000_000_001, SL1, created=90_000)],
+        [trade(1, 1, E0)],
+        _clean_journal(),
+        position="0.004",
+    )
+    assert not check_run(replace(late, excused=(("ETHUSDT", 59_000, 80_000),))).ok
+    assert check_run(replace(late, excused=(("BTCUSDT", 59_000, 80_000),))).ok

@@ -56,7 +56,7 @@ def test_regression_seed_15_a_stop_shrunk_below_the_position_is_replaced(
     """Seed 15: the venue took the stop for 0.002 of a 0.005 position; the engine called it protected for 44
     minutes. With the fix taken out, the seed fails again on the protection checker."""
     assert run_seed(15, CONFIG).ok
-    monkeypatch.setattr(ProtectionManager, "shrunk", lambda self, cid, qty: False)
+    monkeypatch.setattr(ProtectionManager, "shrunk", lambda self, *args: False)
     broken = run_seed(15, CONFIG)
     assert {v.checker for v in broken.report.violations} == {"protection.run.one_stop_within_t_protect"}
 
@@ -144,3 +144,22 @@ def test_a_daemon_that_raises_fails_its_seed_with_where_it_raised(monkeypatch: p
     assert not result.ok
     assert result.error.startswith("the daemon raised RuntimeError: boom in the bar path (at ")
     assert [v.checker for v in result.report.violations][-1] == "simtest.harness"
+
+
+def test_a_seed_never_resumes_a_directory_that_holds_a_run(tmp_path: Path) -> None:
+    from eclipse.errors import EclipseError
+
+    run_dir = tmp_path / "run"
+    assert run_seed(3, SimtestConfig(bars=20), run_dir=run_dir).ok
+    with pytest.raises(EclipseError, match="already holds a run"):
+        run_seed(3, SimtestConfig(bars=20), run_dir=run_dir)
+
+
+def test_a_disarmed_crash_plan_passes_its_point() -> None:
+    armed = {"on": False}
+    plan = CrashPlan.simulated({"bar": 1}, armed=lambda: armed["on"])
+    plan.hit("bar")  # disarmed (the quiet end): no crash
+    armed["on"] = True
+    plan2 = CrashPlan.simulated({"bar": 1}, armed=lambda: armed["on"])
+    with pytest.raises(SimulatedCrash):
+        plan2.hit("bar")

@@ -553,7 +553,13 @@ class ExecutionEngine:
         the wall clock when ``clock`` is market time at a replay speed (the router's landing window is wall
         time: the venue's receive window)."""
         report = await recover(
-            journal, venue, clock, sleep=sleep, symbols=symbols, check_positions=check_positions
+            journal,
+            venue,
+            clock,
+            sleep=sleep,
+            symbols=symbols,
+            check_positions=check_positions,
+            landing_window_ms=settings.router.landing_window_ms,
         )
         engine = cls(
             venue,

@@ -138,7 +138,8 @@ async def _place(engine: ExecutionEngine, req: RouterRequest) -> bool:
         if placed is not None:
             engine.recorder.append(placed)
         if req.qty is not None and rep.qty is not None and rep.qty < req.qty:
-            engine.protection.shrunk(req.client_order_id, rep.qty)  # partly covered: re-protected next check
+            # partly covered: placed again at once (regrow) or by the next check
+            engine.protection.shrunk(req.client_order_id, rep.qty, engine.book.snapshot(req.symbol).qty)
         return False
     mark = engine.book.snapshot(req.symbol).mark
     breached = stop_breached(req, result, mark)

@@ -195,10 +195,10 @@ def intent_filled_within_quantity(ev: RunEvidence) -> list[str]:
     wanted: dict[str, Decimal] = {}
     for rec in ev.journal:
         e = rec.event
-        if isinstance(e, IntentCreated) and e.qty is not None:
-            wanted.setdefault(e.intent_id, e.qty)
+        if isinstance(e, IntentCreated) and e.qty is not None and e.kind is IntentKind.ENTRY:
+            wanted[e.intent_id] = e.qty  # the intent's own quantity
         elif isinstance(e, OrderSubmitting) and e.kind is IntentKind.ENTRY and e.qty is not None:
-            wanted[e.intent_id] = max(wanted.get(e.intent_id, e.qty), e.qty)
+            wanted.setdefault(e.intent_id, e.qty)  # no intent record: its first order's quantity
     filled: dict[str, Decimal] = defaultdict(Decimal)
     for o, cid in _ours(ev):
         if cid.kind is IntentKind.ENTRY:
@@ -250,12 +250,9 @@ def no_fill_lost(ev: RunEvidence) -> list[str]:
 # --- protection -------------------------------------------------------------------------------------------
 
 
-def _in_downtime(ev: RunEvidence, start: int, end: int) -> bool:
-    return any(a <= start and end <= b for a, b in ev.downtime)
-
-
-def _breaks(ev: RunEvidence) -> list[int]:
-    return [t for a, b in ev.downtime for t in (a, b)]
+def _blind(ev: RunEvidence, sym: str) -> list[tuple[int, int]]:
+    """The stretches ``sym``'s protection could not be acted on: downtime, and its own excused ones."""
+    return [*ev.downtime, *((a, b) for s, a, b in ev.excused if s == sym)]
 
 
 @dataclass(slots=True)
@@ -292,10 +289,11 @@ def protection_gaps(ev: RunEvidence) -> dict[str, tuple[list[tuple[int, int]], l
         steps[t.symbol].append((t.ts_ms, t.qty if t.side is Side.BUY else -t.qty))
     out: dict[str, tuple[list[tuple[int, int]], list[tuple[int, int]], int]] = {}
     for sym, moves in steps.items():
+        blind = _blind(ev, sym)
         points = sorted(
             {t for t, _ in moves}
             | {t for _, a, b, _ in stops[sym] for t in (a, b)}
-            | set(_breaks(ev))
+            | {t for a, b in blind for t in (a, b)}
             | {ev.venue.now_ms}
         )
         points = [p for p in points if p <= ev.venue.now_ms]
@@ -315,8 +313,7 @@ def protection_gaps(ev: RunEvidence) -> dict[str, tuple[list[tuple[int, int]], l
             working = [q for side, a, b, q in stops[sym] if side is close_side and a <= t0 and t1 <= b]
             live = len(working)
             covers = any(q is None for q in working) or sum(q for q in working if q is not None) >= abs(pos)
-            down = _in_downtime(ev, t0, t1)
-            if down:
+            if any(a <= t0 and t1 <= b for a, b in blind):
                 uncovered.close(t0)
                 doubled.close(t0)
                 continue

@@ -135,6 +135,9 @@ class RunEvidence:
     settled: bool = True
     foreign_symbols: frozenset[str] = field(default_factory=frozenset)
     """Symbol keys where the run's scenario put a position that is not ours (not checked for belief)."""
+    excused: tuple[tuple[str, int, int], ...] = ()
+    """(symbol key, start, end): market-time stretches one symbol's protection could not be known, e.g. a
+    stop removed under the daemon until its next check; like downtime, for that symbol only."""
 
     @classmethod
     def from_run_dir(
@@ -148,6 +151,7 @@ class RunEvidence:
         downtime: Sequence[tuple[int, int]] = (),
         settled: bool = True,
         foreign_symbols: Iterable[str] = (),
+        excused: Sequence[tuple[str, int, int]] = (),
     ) -> RunEvidence:
         """Gather a run directory's journal and telemetry (``telemetry.jsonl`` unless files are given)."""
         files = list(telemetry_files) or [run_dir / "telemetry.jsonl"]
@@ -161,4 +165,5 @@ class RunEvidence:
             downtime=tuple(downtime),
             settled=settled,
             foreign_symbols=frozenset(symbol_key(s) for s in foreign_symbols),
+            excused=tuple((symbol_key(s), a, b) for s, a, b in excused),
         )

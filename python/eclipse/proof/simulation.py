@@ -122,7 +122,8 @@ def seed_plan(seed: int, config: SimtestConfig, frames: Mapping[str, OhlcvFrame]
     if config.crashes:
         for _ in range(rng.choice((0, 1, 1, 2, 3))):
             point = rng.choice(POINTS)
-            crashes.append((point, rng.randint(1, 3), rng.choice((0, 5_000, 30_000, 120_000))))
+            n = 1 if point == "shutdown" else rng.randint(1, 3)  # a life passes its shutdown once
+            crashes.append((point, n, rng.choice((0, 5_000, 30_000, 120_000))))
     changes: list[Change] = []
     if config.changes and rng.random() < 0.5:
         for _ in range(rng.randint(1, 2)):
@@ -182,7 +183,7 @@ class World:
         self.faulty = FaultyVenue(self.paper, plan.venue_faults, seed=plan.seed)
         self.quiet = False
         self.changes = list(plan.changes)
-        self.excused: list[tuple[int, int]] = []
+        self.excused: list[tuple[str, int, int]] = []
         """Market-time stretches the daemon could not know of a change made under it (to its next check)."""
         self.applied: list[str] = []
         self.sample_ms = BAR_MS * sample_every if sample_every > 0 else 0
@@ -229,6 +230,7 @@ class World:
             if not stops:
                 return
             o = stops[0]
+            sym = o.symbol
             try:
                 eng.cancel(o.symbol, order_id=o.order_id, conditional=True)
             except EngineReject:  # it filled first (a cancel race): nothing was removed
@@ -245,7 +247,7 @@ class World:
                 )
             )
         # the daemon learns of it at its next protection check or reconcile: one bar and a check at most
-        self.excused.append((now, self.clock.now_ms() + BAR_MS + 10_000))
+        self.excused.append((sym, now, self.clock.now_ms() + BAR_MS + 10_000))
         self.applied.append(f"{change.kind}@{now}")
 
 
@@ -314,6 +316,11 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
     t0 = perf_ns()
     frames = _frames(config)
     plan = seed_plan(seed, config, frames)
+    if (run_dir / "journal.sqlite").exists():
+        raise EclipseError(
+            f"{run_dir} already holds a run; a seed starts from an empty directory (remove it, or --keep "
+            "another directory)"
+        )
     world = World(plan, frames, config.sample_every)
     env = dict(config.env)
     if config.frames is not None:
@@ -327,7 +334,7 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
         crash = None
         if crashes and not world.quiet:
             point, n, _ = crashes[0]
-            crash = CrashPlan.simulated({point: n})
+            crash = CrashPlan.simulated({point: n}, armed=lambda: not world.quiet)
         daemon = Daemon(
             env, RunOptions(run_dir=run_dir, sim_clock=True, seed=seed), crash=crash, venue_setup=world.setup
         )
@@ -372,7 +379,8 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
         VenueTruth.from_engine(engine),
         t_protect_ms=settings_ms,
         slack_ms=_slack_ms(env),
-        downtime=[*downtime, *world.excused],
+        downtime=downtime,
+        excused=world.excused,
         settled=not error,
     )
     report = check_run(evidence)

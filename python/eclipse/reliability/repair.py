@@ -185,6 +185,9 @@ class Repairer:
         if found.report is not None:
             await engine.record_report(order, found.report, "settled by reconcile")
             await engine.sync_fills(order.symbol)
+        elif found.state is LookupState.NOT_FOUND and engine.router.may_still_land(order.client_order_id):
+            out.deferred += 1  # sent moments ago: it may still land; looked up again next cycle
+            return
         elif found.state is LookupState.NOT_FOUND and was_inflight:
             engine.recorder.append(
                 OrderResolved(

@@ -89,11 +89,13 @@ class CrashPlan:
         self.passes: Counter[str] = Counter()
 
     @classmethod
-    def simulated(cls, at: Mapping[str, int]) -> CrashPlan:
-        """A plan that raises :class:`SimulatedCrash`."""
+    def simulated(cls, at: Mapping[str, int], armed: Callable[[], bool] | None = None) -> CrashPlan:
+        """A plan that raises :class:`SimulatedCrash` (only while ``armed()``, when given: the simulation
+        disarms it for its quiet end)."""
 
         def crash(point: str, hit: int) -> None:
-            raise SimulatedCrash(point, hit)
+            if armed is None or armed():
+                raise SimulatedCrash(point, hit)
 
         return cls(at, crash)
 

@@ -206,17 +206,21 @@ class ProtectionManager:
         )
         return ProtectionEvent(self._clock.now_ms(), symbol, ProtectionState.PLACED, client_order_id)
 
-    def shrunk(self, client_order_id: str, qty: Decimal) -> bool:
+    def shrunk(self, client_order_id: str, qty: Decimal, position_qty: Decimal | None = None) -> bool:
         """The venue took the stop-loss ``client_order_id`` for less than asked (a reduce-only shrink): the
         position is only partly covered, so the tracker is uncovered again (``protection_missing``, the
         T_protect clock starts) and the cover counts only ``qty``: :meth:`regrow` (at once) or the next
-        :meth:`check` protects the whole position anew. True when it changed anything."""
+        :meth:`check` protects the whole position anew. ``position_qty``: the book's position (a stop that
+        still covers it is not shrunk, whatever the cover asked for). True when it changed anything."""
         found = self._leg(client_order_id)
         if found is None:
             return False
         symbol, kind, _ = found
         cover = self._covers.get(symbol)
         if kind is not IntentKind.STOP_LOSS or cover is None or qty >= cover.qty:
+            return False
+        if position_qty is not None and qty >= abs(position_qty):
+            cover.qty = qty  # the venue cut it to the position: it covers all of it
             return False
         self._emit(
             "protection.shrunk", symbol=symbol, client_order_id=client_order_id, qty=qty, wanted=cover.qty

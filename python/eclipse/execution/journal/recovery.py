@@ -89,8 +89,10 @@ class _Recovery:
         attempts: int,
         backoff_s: float,
         sleep: Callable[[float], Awaitable[None]],
+        landing_window_ms: int = 0,
     ) -> None:
         self.journal, self.venue, self.clock = journal, venue, clock
+        self.landing_window_ms = landing_window_ms
         self.attempts, self.backoff_s, self.sleep = max(1, attempts), backoff_s, sleep
         self.retries = 0
         self.resolved: list[RecoveredOrder] = []
@@ -140,6 +142,12 @@ class _Recovery:
         try:
             r = await self.lookup(o)
         except VenueError as exc:
+            young = now - o.submitted_ms < self.landing_window_ms
+            if exc.kind is VenueErrorKind.ORDER_NOT_FOUND and o.order_id is None and young:
+                # sent moments before the restart: it may still land, so "not found" proves nothing yet
+                why = "not on the venue yet, sent within the landing window: it may still land"
+                self.unresolved.append(UnresolvedOrder(cid, o.symbol, o.phase, why))
+                return
             if exc.kind is VenueErrorKind.ORDER_NOT_FOUND and o.order_id is None:
                 self.journal.append(
                     OrderResolved(
@@ -453,6 +461,7 @@ async def recover(
     adopt: bool = True,
     symbols: Iterable[str] = (),
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    landing_window_ms: int = 0,
 ) -> RecoveryReport:
     """Settle the journal against ``venue`` (reads only) and report; see the module docstring.
 
@@ -460,8 +469,10 @@ async def recover(
     ``retry_after_s``); ``check_positions`` False skips the position comparison (spot accounts; the venue's
     positions then do not name symbols for adoption either). ``adopt`` False skips step 4; ``symbols`` (the
     configured universe) are searched for lost orders besides those the journal or a position names.
+    ``landing_window_ms``: an order submitted less than that long ago (by the journal's time) and not
+    found is left unresolved, not proven absent: its send may still land (reconcile settles it later).
     """
-    run = _Recovery(journal, venue, clock, attempts, backoff_s, sleep)
+    run = _Recovery(journal, venue, clock, attempts, backoff_s, sleep, landing_window_ms)
     state = JournalState.replay(journal)
     replayed = state.last_seq
     todo = [o for o in state.orders.values() if o.in_flight or o.venue_filled is None]

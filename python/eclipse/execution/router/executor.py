@@ -106,6 +106,8 @@ class Router:
         if landing_window_ms < 0:
             raise ValueError(f"landing_window_ms must be >= 0, got {landing_window_ms}")
         self.landing_window_ms = landing_window_ms
+        self._sent_wall: dict[str, int] = {}
+        """client id -> wall time of its latest send (pruned once past the landing window)."""
         self.wall = wall or clock
         """The clock of the landing window (the venue's receive window is wall time; ``clock`` may be
         market time running faster at a replay speed)."""
@@ -187,6 +189,22 @@ class Router:
                 if self.out_of_time(budget, delay, stage, step, err, symbol, intent_id, client_order_id):
                     return Lookup(LookupState.FAILED, error=err, tries=tries)
                 await self.sleep(delay)
+
+    def _sent(self, client_order_id: str, wall_ms: int) -> None:
+        sent = self._sent_wall
+        sent.pop(client_order_id, None)
+        sent[client_order_id] = wall_ms  # insertion order is time order
+        while sent:
+            first = next(iter(sent))
+            if sent[first] + self.landing_window_ms > wall_ms:
+                break
+            del sent[first]
+
+    def may_still_land(self, client_order_id: str) -> bool:
+        """True while the latest send of ``client_order_id`` is inside its landing window: a lookup's "not
+        found" proves nothing yet (reconcile defers it)."""
+        sent = self._sent_wall.get(client_order_id)
+        return sent is not None and self.wall.now_ms() < sent + self.landing_window_ms
 
     async def _settled_lookup(self, req: RouterRequest, sent_ms: int, budget: RetryBudget) -> Lookup:
         """A lookup after an unknown outcome whose "not found" proves the send never landed. Before the
@@ -364,6 +382,7 @@ class Router:
             tries += 1
             self._submitting(req, tries)
             sent_ms = self.wall.now_ms()
+            self._sent(req.client_order_id, sent_ms)
             try:
                 rep = await self.venue.create_order(venue_req)
             except VenueError as err:
