@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TextIO
 
-from eclipse.cli import audit, config, doctor, run, signals, sim_venue, simtest, specs, status
+from eclipse.cli import audit, config, doctor, replay, run, signals, sim_venue, simtest, specs, status
 from eclipse.cli.common import EXIT_USAGE, Parser, version_text
 from eclipse.config.settings import load_param
 from eclipse.errors import EclipseError
@@ -24,7 +24,7 @@ from eclipse.strategy import engine as _engine
 
 __all__ = ["DIAG_LOGGER", "LOG_LEVELS", "build_parser", "main"]
 
-_FAMILIES = (signals, audit, config, specs, sim_venue, run, status, doctor, simtest)
+_FAMILIES = (signals, audit, config, specs, sim_venue, run, status, doctor, simtest, replay)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DIAG_LOGGER = _engine.__name__

@@ -12,6 +12,7 @@ __all__ = [
     "Parser",
     "Subparsers",
     "int_at_least",
+    "knob_arg",
     "positive_int",
     "version_text",
 ]
@@ -65,3 +66,11 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def knob_arg(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` (a registry knob given on the command line, e.g. ``--knob``)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE (a registry knob)")
+    return name.strip(), value.strip()

@@ -12,15 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from eclipse.cli.common import Subparsers, int_at_least, positive_int
+from eclipse.cli.common import Subparsers, int_at_least, knob_arg, positive_int
 from eclipse.errors import EclipseError
-
-
-def _knob(text: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE (a registry knob)")
-    return name.strip(), value.strip()
 
 
 def register(sub: Subparsers) -> None:
@@ -65,7 +58,7 @@ def register(sub: Subparsers) -> None:
         default=max(1, min(4, os.cpu_count() or 1)),
         help="worker processes (default: the CPU count, at most 4)",
     )
-    p.add_argument("--knob", type=_knob, action="append", default=[], metavar="NAME=VALUE", help="a knob")
+    p.add_argument("--knob", type=knob_arg, action="append", default=[], metavar="NAME=VALUE", help="a knob")
     p.add_argument("--no-faults", action="store_true", help="no venue or engine faults")
     p.add_argument("--no-crashes", action="store_true", help="no kill points")
     p.add_argument("--no-changes", action="store_true", help="nothing changed under the daemon")

@@ -14,6 +14,9 @@ more than 60 s ago). ``penalty = missing + degenerate + 0.5 x (late + duplicate 
 degenerate = :func:`~eclipse.market.bars.bar_problem` finds something (NaN, price <= 0, high < low ...) or the
 open time is not on a minute. A bar closing more than 60 s after it was received is ignored (not fresh, not
 scored).
+
+Every bar received is also recorded as it is (``data.bar``: ``symbol``, ``bar_ts_ms`` and the OHLCV), so a run
+directory holds the market its daemon saw (``eclipse replay``).
 """
 
 from __future__ import annotations
@@ -97,7 +100,11 @@ class DataQualityGuard:
         self._feeds: dict[str, _Feed] = {}
 
     def on_bar(self, symbol: str, bar: Bar, now: int) -> None:
-        """A closed bar of ``symbol`` received at ``now``."""
+        """A closed bar of ``symbol`` received at ``now`` (recorded as ``data.bar``: a replay needs it)."""
+        self.out.put(
+            "data.bar", symbol=symbol, bar_ts_ms=bar.ts_ms, open=bar.open, high=bar.high, low=bar.low,
+            close=bar.close, volume=bar.volume,
+        )  # fmt: skip
         f = self._feeds.get(symbol)
         if f is None:
             f = self._feeds[symbol] = _Feed(samples=deque(maxlen=self.settings.history_max))
