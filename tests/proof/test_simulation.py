@@ -74,6 +74,15 @@ def test_regression_seed_98_a_shrunk_stop_is_regrown_without_waiting_for_a_listi
     assert {v.checker for v in broken.report.violations} == {"protection.run.one_stop_within_t_protect"}
 
 
+def test_regression_seed_116_a_leg_in_flight_at_a_crash_is_not_taken_for_a_working_stop() -> None:
+    """Seed 116: killed between journaling a stop's resend and sending it, restarted at once; recovery rightly
+    left the stop unresolved (it might still land), but the restore called the leg placed: the position was
+    believed protected and went 60 s without a stop."""
+    result = run_seed(116, CONFIG)
+    assert result.crashes == ("submit.journaled#3",)
+    assert result.ok, [str(v) for v in result.report.violations]
+
+
 def test_a_seed_decides_everything_up_front() -> None:
     from eclipse.proof.simulation import _frames
 

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["adopt_live_legs", "restore_from_journal"]
 
+_IN_FLIGHT = frozenset({"submitting", "unknown"})
+"""Order machine states of a send whose outcome is not known yet."""
+
 
 def restore_from_journal(engine: ExecutionEngine, journal: JournalSource) -> None:
     """Replay every record in order, as live: intents are remembered (an entry's ATR% too), order records
@@ -75,6 +78,10 @@ def restore_from_journal(engine: ExecutionEngine, journal: JournalSource) -> Non
     for symbol in engine.book.symbols():
         for req in engine.protection.active(symbol):
             leg = ledger.orders.get(req.client_order_id)
+            if leg is not None and leg.state in _IN_FLIGHT:
+                # sent, not known to have landed (recovery left it unresolved: it may still land): neither
+                # covering nor failed; the check finds it listed, or calls it missing past the grace
+                continue
             if leg is not None and leg.live:
                 engine.protection.placed(req.client_order_id)  # its event was journaled before the restart
             else:

@@ -282,6 +282,11 @@ def _cut(frames: Mapping[str, OhlcvFrame], end_ms: int) -> dict[str, OhlcvFrame]
     return out
 
 
+def _armed(world: World, *, at_end: bool) -> Callable[[], bool]:
+    """Armed until the quiet end (a crash at the final shutdown: always)."""
+    return lambda: at_end or not world.quiet
+
+
 class _StartRefusedError(Exception):
     """The daemon refused to start (a clear error, as a user would see it)."""
 
@@ -334,7 +339,9 @@ async def _run(seed: int, run_dir: Path, config: SimtestConfig) -> SeedResult:
         crash = None
         if crashes and not world.quiet:
             point, n, _ = crashes[0]
-            crash = CrashPlan.simulated({point: n}, armed=lambda: not world.quiet)
+            # disarmed for the quiet end, except a crash during the final shutdown (reached only there:
+            # the restarted daemon then resumes, reconciles in full at startup and stops again)
+            crash = CrashPlan.simulated({point: n}, armed=_armed(world, at_end=point == "shutdown"))
         daemon = Daemon(
             env, RunOptions(run_dir=run_dir, sim_clock=True, seed=seed), crash=crash, venue_setup=world.setup
         )
