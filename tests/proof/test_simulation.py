@@ -120,12 +120,22 @@ def test_simtest_command_reports_and_writes_json(tmp_path: Path, capsys: pytest.
     assert data["failures"] == []
 
 
-def test_simtest_refuses_a_bad_knob_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["simtest", "--seeds", "1", "--knob", "ENTRY_MIN_CONFIDENCE=lots"])
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--knob", "ENTRY_MIN_CONFIDENCE=lots"], "ENTRY_MIN_CONFIDENCE"),
+        (["--knob", "NO_SUCH_KNOB=1"], "no knob named NO_SUCH_KNOB"),
+        (["--json", "/nonexistent-dir/x.json"], "no directory /nonexistent-dir"),
+    ],
+)
+def test_simtest_refuses_a_mistake_in_one_line_before_running(
+    args: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["simtest", "--seeds", "1", *args])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1
-    assert "ENTRY_MIN_CONFIDENCE" in err
+    assert says in err
 
 
 def test_the_replay_command_names_the_seed_and_the_changed_knobs() -> None:

@@ -79,8 +79,14 @@ def _cmd_simtest(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, 
     for name, value in knobs.items():
         try:
             load_param({name: value}, name)
+        except KeyError:
+            problems.append(f"--knob: no knob named {name} (see `eclipse params`)")
         except EclipseError as exc:
             problems.append(str(exc))
+    if args.json is not None and not args.json.parent.is_dir():
+        problems.append(
+            f"--json {args.json}: no directory {args.json.parent} (create it, or give another path)"
+        )
     if problems:
         raise EclipseError("; ".join(problems))
     if args.soak:
